@@ -1,0 +1,5 @@
+"""``python -m mesh`` is ``tablemesh``."""
+
+from mesh.cli import main
+
+main()
