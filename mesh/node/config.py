@@ -1,0 +1,159 @@
+"""A node's data directory: what is in it, and its configuration file.
+
+Layout of ``DATA/`` (everything a device needs, so ``--data`` alone restarts it):
+
+| path | what |
+| --- | --- |
+| ``node.json`` | this configuration (site, node id, role, addresses, peers, initial membership) |
+| ``keys/`` | the node's CURVE key pair (owner-only files) |
+| ``genesis.json`` | the catalog a new site sells with before it ever reached the cloud |
+| ``raft.db`` | the Raft log, hard state, snapshots and the ledger's applied state (SQLite) |
+| ``check_counter`` | the temporary check ID counter's durable reservation |
+| ``control.sock`` | the local control socket (owner-only) |
+
+The file is JSON so a technician can read it; unknown keys are refused, so a
+typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "node.json"
+KEYS_DIR = "keys"
+GENESIS_FILE = "genesis.json"
+DB_FILE = "raft.db"
+COUNTER_FILE = "check_counter"
+CONTROL_SOCKET = "control.sock"
+CONFIG_FORMAT = 1
+ROLES = ("hub", "terminal", "kds", "handheld")
+MAX_UNIX_SOCKET_PATH = 100  # bytes: sun_path is 108 on Linux, with room for the NUL
+
+
+class ConfigError(Exception):
+    """The data directory or its configuration is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerConfig:
+    address: str  # tcp://host:port of the peer's ROUTER
+    public_key: str  # its CURVE public key (Z85)
+    role: str = "terminal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CloudConfig:
+    url: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeConfig:
+    site: str
+    node: str
+    role: str
+    bind: str  # tcp://host:port our ROUTER binds to
+    device_prefix: str  # the temporary check ID prefix of this device
+    peers: dict[str, PeerConfig] = field(default_factory=dict)
+    voters: tuple[str, ...] = ()
+    learners: tuple[str, ...] = ()
+    station: str | None = None
+    mdns: bool = True
+    mdns_interfaces: tuple[str, ...] = ()
+    cloud: CloudConfig | None = None
+    format: int = CONFIG_FORMAT
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["voters"] = list(self.voters)
+        data["learners"] = list(self.learners)
+        data["mdns_interfaces"] = list(self.mdns_interfaces)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> NodeConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{CONFIG_FILE} must hold a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"{CONFIG_FILE} has unknown keys: {', '.join(sorted(unknown))}")
+        try:
+            peers = {name: PeerConfig(**peer) for name, peer in dict(data.get("peers", {})).items()}
+            cloud = CloudConfig(**data["cloud"]) if data.get("cloud") else None
+            config = cls(
+                **{
+                    **data,
+                    "peers": peers,
+                    "cloud": cloud,
+                    "voters": tuple(data.get("voters", ())),
+                    "learners": tuple(data.get("learners", ())),
+                    "mdns_interfaces": tuple(data.get("mdns_interfaces", ())),
+                }
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{CONFIG_FILE} is malformed: {exc}") from exc
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if self.format != CONFIG_FORMAT:
+            raise ConfigError(f"{CONFIG_FILE} format {self.format} is not {CONFIG_FORMAT}")
+        if self.role not in ROLES:
+            raise ConfigError(f"role {self.role!r} is not one of {', '.join(ROLES)}")
+        if not self.bind.startswith("tcp://"):
+            raise ConfigError(f"bind {self.bind!r} is not a tcp:// address")
+        if self.node in self.peers:
+            raise ConfigError(f"node {self.node!r} lists itself as a peer")
+        if set(self.voters) & set(self.learners):
+            raise ConfigError("a node cannot be both a voter and a learner")
+
+
+def load(data_dir: Path) -> NodeConfig:
+    path = data_dir / CONFIG_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{data_dir} is not a node's data directory (no {CONFIG_FILE}); "
+            "create one with `tablemesh site init`"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    return NodeConfig.from_json(raw)
+
+
+def write_json_atomically(path: Path, data: Any, mode: int = 0o600) -> None:
+    """Write ``data`` as JSON so that a crash leaves either the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save(data_dir: Path, config: NodeConfig) -> None:
+    config.check()
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_json_atomically(data_dir / CONFIG_FILE, config.to_json())
+
+
+def control_socket_path(data_dir: Path) -> Path:
+    path = data_dir.resolve() / CONTROL_SOCKET
+    if len(os.fsencode(path)) > MAX_UNIX_SOCKET_PATH:
+        raise ConfigError(
+            f"the data directory's path is too long for a Unix socket ({path}); use a shorter one"
+        )
+    return path

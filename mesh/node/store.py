@@ -1,0 +1,350 @@
+"""The Raft log, hard state and snapshot in SQLite: the durable ``Storage`` of a node.
+
+Implements the contract of ``mesh.raft.storage.Storage`` (read it first) on a
+SQLite file through SQLAlchemy Core, with the journal in WAL mode and
+``synchronous=FULL``: a committed transaction is on disk when ``commit`` returns.
+
+Group commit: ``with store.batch():`` turns every write inside it (the entries,
+the hard state and the snapshot of one ``Ready``) into one transaction, hence one
+fsync for the lot. Outside a batch each write commits on its own.
+
+Every entry row carries a CRC32 of its term, index, kind and data. On open the
+log's tail is checked and anything after the last valid, contiguous entry is cut
+off (and logged): a torn or corrupt tail is never silently accepted. The entries
+cut were never acknowledged by this node as durable (they were in the unsynced
+tail), so Raft fetches them again from the leader.
+
+A file SQLite itself cannot read raises ``StoreCorrupt``; the node decides what to
+do (it moves the file aside and rejoins from the leader).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import struct
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.exc import DatabaseError
+
+from mesh.raft.errors import CompactedError, SnapshotOutOfDate, UnavailableError
+from mesh.raft.storage import EMPTY_SNAPSHOT, limit_size
+from mesh.raft.types import ConfState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData(
+    naming_convention={"pk": "pk_%(table_name)s", "uq": "uq_%(table_name)s_%(column_0_name)s"}
+)
+
+raft_entries = Table(
+    "raft_entries",
+    metadata,
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("term", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("crc", Integer, nullable=False),
+)
+
+raft_hard_state = Table(
+    "raft_hard_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("term", Integer, nullable=False),
+    Column("vote", String(64), nullable=True),
+    Column("commit_index", Integer, nullable=False),
+)
+
+raft_snapshot = Table(
+    "raft_snapshot",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("idx", Integer, nullable=False),
+    Column("term", Integer, nullable=False),
+    Column("voters", String, nullable=False),
+    Column("learners", String, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("crc", Integer, nullable=False),
+)
+
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("value", String, nullable=False),
+)
+
+_ONLY_ROW = 1
+
+
+class StoreCorrupt(Exception):
+    """The database file cannot be read as a tablemesh store."""
+
+
+def entry_crc(term: int, index: int, kind: str, data: bytes) -> int:
+    return zlib.crc32(data, zlib.crc32(struct.pack(">QQ", term, index) + kind.encode()))
+
+
+def _snapshot_crc(meta: SnapshotMeta, data: bytes) -> int:
+    head = json.dumps(
+        [meta.index, meta.term, sorted(meta.conf.voters), sorted(meta.conf.learners)]
+    ).encode()
+    return zlib.crc32(data, zlib.crc32(head))
+
+
+def _set_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL: readers never block the writer; FULL: fsync the WAL on every commit,
+    # so an acknowledged entry survives power loss, not only a process crash.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.close()
+
+
+class SQLiteStorage:
+    """Durable Raft storage in one SQLite file. Used from one thread (the node's loop)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._engine = create_engine(f"sqlite:///{path}", poolclass=None)
+        event.listen(self._engine, "connect", _set_pragmas)
+        try:
+            self._conn: Connection = self._engine.connect()
+            self._check_integrity()
+            metadata.create_all(self._conn)
+            self._conn.commit()
+        except DatabaseError as exc:
+            self._engine.dispose()
+            raise StoreCorrupt(f"{path} cannot be read as a store: {exc.orig}") from exc
+        self._in_batch = False
+        self._hard_state = HardState()
+        self._snapshot = EMPTY_SNAPSHOT
+        self._entries: list[Entry] = []  # cache of snapshot.index+1 .. last
+        self.truncated_on_open = 0
+        self._load()
+
+    # -- opening ------------------------------------------------------------
+    def _check_integrity(self) -> None:
+        result = self._conn.exec_driver_sql("PRAGMA quick_check").scalar()
+        self._conn.commit()
+        if result != "ok":
+            raise StoreCorrupt(f"{self.path} failed SQLite's integrity check: {result}")
+
+    def _load(self) -> None:
+        hs = self._conn.execute(select(raft_hard_state)).first()
+        if hs is not None:
+            self._hard_state = HardState(term=hs.term, vote=hs.vote, commit=hs.commit_index)
+        snap = self._conn.execute(select(raft_snapshot)).first()
+        if snap is not None:
+            meta = SnapshotMeta(
+                index=snap.idx,
+                term=snap.term,
+                conf=ConfState(
+                    voters=frozenset(json.loads(snap.voters)),
+                    learners=frozenset(json.loads(snap.learners)),
+                ),
+            )
+            if _snapshot_crc(meta, snap.data) != snap.crc:
+                raise StoreCorrupt(f"{self.path}: the stored snapshot fails its checksum")
+            self._snapshot = Snapshot(meta=meta, data=snap.data)
+        rows = self._conn.execute(select(raft_entries).order_by(raft_entries.c.idx)).all()
+        expected = self._snapshot.meta.index + 1
+        good: list[Entry] = []
+        for row in rows:
+            if row.idx < expected:
+                continue  # covered by the snapshot; removed at the next compaction
+            if row.idx != expected or entry_crc(row.term, row.idx, row.kind, row.data) != row.crc:
+                break
+            try:
+                kind = EntryKind(row.kind)
+            except ValueError:
+                break
+            good.append(Entry(term=row.term, index=row.idx, kind=kind, data=row.data))
+            expected += 1
+        bad = len([r for r in rows if r.idx >= self._snapshot.meta.index + 1]) - len(good)
+        if bad:
+            log.error(
+                "store tail is corrupt: cutting it to the last valid entry",
+                extra={"last_valid": expected - 1, "entries_cut": bad},
+            )
+            self._conn.execute(delete(raft_entries).where(raft_entries.c.idx >= expected))
+            self._conn.commit()
+            self.truncated_on_open = bad
+        self._entries = good
+        last = self.last_index()
+        if self._hard_state.commit > last:
+            # The commit index cannot point past what we hold; Raft re-learns it.
+            log.error(
+                "hard state commit is beyond the log: lowering it",
+                extra={"commit": self._hard_state.commit, "last_index": last},
+            )
+            self._hard_state = HardState(
+                term=self._hard_state.term, vote=self._hard_state.vote, commit=last
+            )
+
+    def close(self) -> None:
+        with contextlib.suppress(DatabaseError):
+            self._conn.close()
+        self._engine.dispose()
+
+    # -- group commit -----------------------------------------------------
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every write inside is one transaction (one fsync) committed at the end."""
+        if self._in_batch:
+            yield
+            return
+        self._in_batch = True
+        try:
+            yield
+        except BaseException:
+            self._conn.rollback()
+            self._in_batch = False
+            # The cache may hold writes that were rolled back: reload from disk.
+            self._load()
+            raise
+        self._in_batch = False
+        self._conn.commit()
+
+    def _done(self) -> None:
+        if not self._in_batch:
+            self._conn.commit()
+
+    # -- reads (the Storage contract) -------------------------------------
+    def initial_state(self) -> tuple[HardState, ConfState]:
+        return self._hard_state, self._snapshot.meta.conf
+
+    @property
+    def hard_state(self) -> HardState:
+        return self._hard_state
+
+    def first_index(self) -> int:
+        return self._snapshot.meta.index + 1
+
+    def last_index(self) -> int:
+        return self._snapshot.meta.index + len(self._entries)
+
+    def term(self, index: int) -> int:
+        base = self._snapshot.meta.index
+        if index < base:
+            raise CompactedError(f"index {index} compacted (snapshot at {base})")
+        if index > self.last_index():
+            raise UnavailableError(f"index {index} beyond last {self.last_index()}")
+        if index == base:
+            return self._snapshot.meta.term
+        return self._entries[index - base - 1].term
+
+    def entries(self, lo: int, hi: int, max_bytes: int | None = None) -> list[Entry]:
+        base = self._snapshot.meta.index
+        if lo <= base:
+            raise CompactedError(f"index {lo} compacted (snapshot at {base})")
+        if hi > self.last_index() + 1:
+            raise UnavailableError(f"index {hi - 1} beyond last {self.last_index()}")
+        return limit_size(self._entries[lo - base - 1 : hi - base - 1], max_bytes)
+
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    # -- writes -----------------------------------------------------------
+    def append(self, entries: Sequence[Entry]) -> None:
+        if not entries:
+            return
+        base = self._snapshot.meta.index
+        new = [e for e in entries if e.index > base]
+        if not new:
+            return
+        first = new[0].index
+        if first > self.last_index() + 1:
+            raise UnavailableError(f"gap: appending {first} after last {self.last_index()}")
+        if first <= self.last_index():
+            self._conn.execute(delete(raft_entries).where(raft_entries.c.idx >= first))
+        self._conn.execute(
+            insert(raft_entries),
+            [
+                {
+                    "idx": e.index,
+                    "term": e.term,
+                    "kind": e.kind.value,
+                    "data": e.data,
+                    "crc": entry_crc(e.term, e.index, e.kind.value, e.data),
+                }
+                for e in new
+            ],
+        )
+        del self._entries[first - base - 1 :]
+        self._entries.extend(new)
+        self._done()
+
+    def set_hard_state(self, hard_state: HardState) -> None:
+        self._conn.execute(delete(raft_hard_state))
+        self._conn.execute(
+            insert(raft_hard_state).values(
+                id=_ONLY_ROW,
+                term=hard_state.term,
+                vote=hard_state.vote,
+                commit_index=hard_state.commit,
+            )
+        )
+        self._hard_state = hard_state
+        self._done()
+
+    def _write_snapshot(self, snapshot: Snapshot) -> None:
+        meta = snapshot.meta
+        self._conn.execute(delete(raft_snapshot))
+        self._conn.execute(
+            insert(raft_snapshot).values(
+                id=_ONLY_ROW,
+                idx=meta.index,
+                term=meta.term,
+                voters=json.dumps(sorted(meta.conf.voters)),
+                learners=json.dumps(sorted(meta.conf.learners)),
+                data=snapshot.data,
+                crc=_snapshot_crc(meta, snapshot.data),
+            )
+        )
+
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        if snapshot.meta.index <= self._snapshot.meta.index:
+            raise SnapshotOutOfDate(
+                f"snapshot {snapshot.meta.index} not newer than {self._snapshot.meta.index}"
+            )
+        self._write_snapshot(snapshot)
+        self._conn.execute(delete(raft_entries))
+        self._snapshot = snapshot
+        self._entries = []
+        self._done()
+
+    def compact(self, snapshot: Snapshot) -> None:
+        index, base = snapshot.meta.index, self._snapshot.meta.index
+        if index <= base:
+            raise SnapshotOutOfDate(f"snapshot {index} not newer than {base}")
+        if index > self.last_index():
+            raise UnavailableError(f"cannot compact to {index} beyond last {self.last_index()}")
+        if self.term(index) != snapshot.meta.term:
+            raise SnapshotOutOfDate(f"snapshot term {snapshot.meta.term} differs from the log's")
+        self._write_snapshot(snapshot)
+        self._conn.execute(delete(raft_entries).where(raft_entries.c.idx <= index))
+        del self._entries[: index - base]
+        self._snapshot = snapshot
+        self._done()
