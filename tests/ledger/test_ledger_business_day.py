@@ -1,0 +1,67 @@
+"""Business days: UTC offset, day-start hour, DST switches as data, closed days roll over."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mesh.ledger.business_day import business_day, civil_from_days, is_day_name
+from tests.ledger.ledger_harness import Till
+
+
+def ms(year: int, month: int, day: int, hour: int, minute: int) -> int:
+    return int(datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp() * 1000)
+
+
+@settings(max_examples=300)
+@given(st.integers(-719_162, 2_900_000))
+def test_civil_dates_match_the_calendar(days: int) -> None:
+    expected = date(1970, 1, 1) + timedelta(days=days)
+    assert civil_from_days(days) == (expected.year, expected.month, expected.day)
+
+
+def test_day_starts_at_the_day_start_hour_local() -> None:
+    kw: dict[str, Any] = {"utc_offset_minutes": -300, "day_start_hour": 4}
+    # 03:59 local on the 24th is still the 23rd's business day; 04:00 is the 24th's.
+    assert business_day(ms(2025, 11, 24, 8, 59), **kw) == "2025-11-23"
+    assert business_day(ms(2025, 11, 24, 9, 0), **kw) == "2025-11-24"
+    # 23:00 local on the 23rd is already the 24th in UTC.
+    assert business_day(ms(2025, 11, 24, 4, 0), **kw) == "2025-11-23"
+
+
+def test_dst_switch_in_offset_changes_applies_from_its_instant() -> None:
+    # New York leaves DST on 2025-11-02 at 06:00 UTC (02:00 EDT -> 01:00 EST).
+    switch = ms(2025, 11, 2, 6, 0)
+    kw: dict[str, Any] = {
+        "utc_offset_minutes": -240,
+        "day_start_hour": 4,
+        "offset_changes": [[switch, -300]],
+    }
+    # 08:30 UTC: 04:30 EDT would be the 2nd, but it is 03:30 EST: still the 1st.
+    assert business_day(ms(2025, 11, 2, 8, 30), **kw) == "2025-11-01"
+    assert business_day(ms(2025, 11, 2, 9, 0), **kw) == "2025-11-02"
+    before: dict[str, Any] = {"utc_offset_minutes": -240, "day_start_hour": 4}
+    assert business_day(ms(2025, 11, 2, 8, 30), **before) == "2025-11-02"
+
+
+def test_day_names() -> None:
+    assert is_day_name("2025-11-23")
+    assert not is_day_name("2025-13-01") and not is_day_name("23/11/2025")
+
+
+def test_a_sale_belongs_to_the_day_of_its_stamped_time() -> None:
+    till = Till(start_ms=ms(2025, 11, 24, 6, 0))  # 01:00 local, after midnight
+    assert till.ok("open_check", check=till.new_check_id(), table="4")["business_day"] == (
+        "2025-11-23"
+    )
+
+
+def test_after_close_day_new_sales_roll_into_the_next_day() -> None:
+    till = Till(start_ms=ms(2025, 11, 24, 4, 0))  # 23:00 local on the 23rd
+    till.ok("close_day", by="m-eve", day="2025-11-23")
+    assert till.ok("open_check", check=till.new_check_id(), table="4")["business_day"] == (
+        "2025-11-24"
+    )
