@@ -134,6 +134,8 @@ def request(path: Path, message: dict[str, Any], timeout: float) -> dict[str, An
         raise ControlError(f"the node at {path} is not answering (stale socket)") from exc
     except TimeoutError as exc:
         raise ControlError(f"the node did not answer within {timeout:g} s") from exc
+    except OSError as exc:  # reset or broken pipe: the node died mid-request
+        raise ControlError(f"the connection to the node at {path} failed: {exc}") from exc
     try:
         reply = json.loads(buf)
     except json.JSONDecodeError as exc:
@@ -141,3 +143,75 @@ def request(path: Path, message: dict[str, Any], timeout: float) -> dict[str, An
     if not isinstance(reply, dict):
         raise ControlError("the node's answer is not a JSON object")
     return reply
+
+
+class ControlConnection:
+    """A kept-open connection to the control socket, for callers that make many requests.
+
+    Not thread-safe: one per thread. Reconnects once if the node closed the connection.
+    """
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buf = bytearray()
+
+    def _connect(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(str(self.path))
+        except FileNotFoundError as exc:
+            sock.close()
+            raise ControlError(
+                f"no node is running here (no control socket at {self.path})"
+            ) from exc
+        except OSError as exc:
+            sock.close()
+            raise ControlError(f"the node at {self.path} is not answering: {exc}") from exc
+        self._buf.clear()
+        return sock
+
+    def request(self, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        data = json.dumps(message).encode() + b"\n"
+        for attempt in (1, 2):
+            if self._sock is None:
+                self._sock = self._connect()
+            self._sock.settimeout(timeout or self.timeout)
+            try:
+                self._sock.sendall(data)
+                line = self._readline()
+            except (BrokenPipeError, ConnectionResetError, EOFError):
+                self.close()
+                if attempt == 2:
+                    raise ControlError(f"the node at {self.path} closed the connection") from None
+                continue
+            except TimeoutError as exc:
+                self.close()  # a late reply must not be read as the next one's
+                raise ControlError(
+                    f"the node did not answer within {timeout or self.timeout:g} s"
+                ) from exc
+            reply = json.loads(line)
+            if not isinstance(reply, dict):
+                raise ControlError("the node's answer is not a JSON object")
+            return reply
+        raise AssertionError("unreachable")
+
+    def _readline(self) -> bytes:
+        assert self._sock is not None
+        while True:
+            end = self._buf.find(b"\n")
+            if end >= 0:
+                line = bytes(self._buf[: end + 1])
+                del self._buf[: end + 1]
+                return line
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self._buf.extend(chunk)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None

@@ -1,0 +1,536 @@
+"""Every message that crosses the wire, and the only code that encodes or decodes one.
+
+A frame is a msgpack array ``[PROTOCOL_VERSION, kind, body]``: ``kind`` is a short
+tag from the registry below and ``body`` a map holding exactly the fields of that
+kind's dataclass. Fields are encoded generically from ``dataclasses.fields()`` and
+their type hints, so a field or enum member added to ``mesh.raft.types`` travels
+without touching this module (bump ``RAFT_WIRE_VERSION`` there when you do).
+
+Rules:
+- ``decode()`` raises ``SchemaError`` and nothing else, whatever the bytes. Its
+  ``reason`` is one of ``REASONS`` and is used as a counter label.
+- ``encode()`` validates as strictly as ``decode()``: we never send what a peer
+  would have to drop. An invalid or oversized outgoing message raises ``SchemaError``.
+- Decoding is strict: missing or unknown fields, wrong types, ints outside 64 bits,
+  negative Raft counters, malformed ids and JSON deeper than ``MAX_JSON_DEPTH``
+  are all rejected.
+
+This module must never do I/O, log, or import anything of the project other than
+``mesh.raft.types`` and ``mesh.net.constants``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+import msgpack
+
+from mesh.net import constants
+from mesh.raft import types as raft_types
+from mesh.raft.types import RAFT_WIRE_VERSION, Message
+
+# --- errors -----------------------------------------------------------------
+
+REASONS: Final = frozenset(
+    {
+        "oversized",  # the frame is longer than the size limit
+        "malformed",  # not msgpack, trailing bytes, or a msgpack extension type
+        "bad_envelope",  # not a [version, kind, body] array
+        "bad_version",  # a protocol (or Raft wire) version we do not speak
+        "unknown_kind",  # a kind tag missing from the registry
+        "bad_fields",  # a body with missing or unknown fields
+        "bad_type",  # a field of the wrong type
+        "bad_value",  # a field of the right type and an unacceptable value
+        "internal",  # a bug of ours surfaced while decoding; never expected
+    }
+)
+
+
+class SchemaError(ValueError):
+    """A frame or message that is not valid on the wire (a ``ValueError``).
+
+    ``reason`` is a short label from ``REASONS`` (used for counters and logs);
+    ``detail`` says where and why, for a human.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        assert reason in REASONS, reason
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+# --- field checks shared by the messages ------------------------------------
+
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_TAG_RE: Final = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def check_id(value: object, where: str) -> str:
+    """A node or site id: letters, digits, ``-`` and ``_``, at most ``MAX_ID_CHARS``."""
+    if not isinstance(value, str):
+        raise SchemaError("bad_type", f"{where}: expected an id string")
+    if len(value) > constants.MAX_ID_CHARS or not _ID_RE.fullmatch(value):
+        raise SchemaError("bad_value", f"{where}: not a valid id")
+    return value
+
+
+def _check_tag(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise SchemaError("bad_type", f"{where}: expected a tag string")
+    if len(value) > constants.MAX_TAG_CHARS or not _TAG_RE.fullmatch(value):
+        raise SchemaError("bad_value", f"{where}: not a lowercase tag")
+    return value
+
+
+def _check_text(value: object, where: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise SchemaError("bad_type", f"{where}: expected a string")
+    if len(value) > limit:
+        raise SchemaError("bad_value", f"{where}: longer than {limit} characters")
+    return value
+
+
+def _check_count(value: object, where: str) -> int:
+    """A non-negative 63-bit integer (terms, indexes, commits)."""
+    if type(value) is not int:
+        raise SchemaError("bad_type", f"{where}: expected an int")
+    if not 0 <= value <= _INT64_MAX:
+        raise SchemaError("bad_value", f"{where}: out of range")
+    return value
+
+
+def check_json(value: object, where: str, depth: int = 0) -> None:
+    """A JSON-able value: None, bool, 64-bit int, str, list, or dict with str keys.
+
+    Floats are refused on purpose: money is integer minor units everywhere.
+    """
+    if depth > constants.MAX_JSON_DEPTH:
+        raise SchemaError("bad_value", f"{where}: nested deeper than {constants.MAX_JSON_DEPTH}")
+    if value is None or isinstance(value, bool | str):
+        return
+    if type(value) is int:
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise SchemaError("bad_value", f"{where}: int out of 64-bit range")
+        return
+    if type(value) is list:
+        for item in value:
+            check_json(item, where, depth + 1)
+        return
+    if type(value) is dict:
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise SchemaError("bad_type", f"{where}: dict key is not a string")
+            check_json(item, where, depth + 1)
+        return
+    raise SchemaError("bad_type", f"{where}: {type(value).__name__} is not JSON-able")
+
+
+def _check_json_dict(value: object, where: str) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise SchemaError("bad_type", f"{where}: expected a dict")
+    check_json(value, where)
+    return value
+
+
+# --- the messages -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RaftEnvelope:
+    """One Raft message for a site. Deep validation of ``message`` runs on encode/decode."""
+
+    site: str
+    message: Message
+
+    def __post_init__(self) -> None:
+        check_id(self.site, "site")
+        if not isinstance(self.message, Message):
+            raise SchemaError("bad_type", "message: expected a mesh.raft.types.Message")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForwardRequest:
+    """A client's command, forwarded by the node ``origin`` to the leader."""
+
+    req_id: str
+    origin: str
+    command: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        _check_request_id(self.req_id)
+        check_id(self.origin, "origin")
+        _check_json_dict(self.command, "command")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForwardReply:
+    """The leader's answer to a ``ForwardRequest``.
+
+    ``ok`` with ``outcome`` once the command is committed and applied at ``index``;
+    otherwise ``error`` = ``{"code": tag, "message": str, ...}``. A follower that
+    received the request answers ``code="not_leader"`` with ``leader`` as a hint
+    (None when it does not know one).
+    """
+
+    req_id: str
+    ok: bool
+    index: int
+    outcome: dict[str, Any] | None
+    error: dict[str, Any] | None
+    leader: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_request_id(self.req_id)
+        if not isinstance(self.ok, bool):
+            raise SchemaError("bad_type", "ok: expected a bool")
+        _check_count(self.index, "index")
+        if self.outcome is not None:
+            _check_json_dict(self.outcome, "outcome")
+        if self.ok and self.error is not None:
+            raise SchemaError("bad_value", "error: must be None when ok")
+        if not self.ok:
+            error = _check_json_dict(self.error, "error")
+            _check_tag(error.get("code"), "error.code")
+            _check_text(error.get("message"), "error.message", constants.MAX_TEXT_CHARS)
+        if self.leader is not None:
+            check_id(self.leader, "leader")
+
+    @classmethod
+    def not_leader(cls, req_id: str, leader: str | None) -> ForwardReply:
+        return cls(
+            req_id=req_id,
+            ok=False,
+            index=0,
+            outcome=None,
+            error={"code": "not_leader", "message": "this node is not the leader"},
+            leader=leader,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeStatus:
+    """Heartbeat metadata a node gossips: its role, progress and status dot."""
+
+    node: str
+    role: str
+    term: int
+    applied: int
+    leader: str | None
+    dot: str
+    extra: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        check_id(self.node, "node")
+        _check_tag(self.role, "role")
+        _check_count(self.term, "term")
+        _check_count(self.applied, "applied")
+        if self.leader is not None:
+            check_id(self.leader, "leader")
+        _check_tag(self.dot, "dot")
+        _check_json_dict(self.extra, "extra")
+
+
+def _check_request_id(value: object) -> None:
+    text = _check_text(value, "req_id", constants.MAX_REQ_ID_CHARS)
+    if not text:
+        raise SchemaError("bad_value", "req_id: empty")
+
+
+WireMessage: TypeAlias = RaftEnvelope | ForwardRequest | ForwardReply | NodeStatus
+"""Every message kind. Enrolment messages join this union and the registry later."""
+
+# The registry: a short tag on the wire per message class. Tags are never reused
+# for a different shape; a new kind gets a new tag.
+_KIND_BY_TAG: Final[dict[str, type[Any]]] = {
+    "raft": RaftEnvelope,
+    "fwd": ForwardRequest,
+    "fwd_reply": ForwardReply,
+    "status": NodeStatus,
+}
+_TAG_BY_KIND: Final[dict[type[Any], str]] = {cls: tag for tag, cls in _KIND_BY_TAG.items()}
+
+
+def kind_tag(message: WireMessage) -> str:
+    """The wire tag of a message (``"raft"``, ``"fwd"``, ...), e.g. for counters."""
+    try:
+        return _TAG_BY_KIND[type(message)]
+    except KeyError:
+        raise SchemaError("unknown_kind", type(message).__name__) from None
+
+
+# --- Raft-specific checks (the generic codec checks types; these check meaning) --
+
+
+def _check_raft_message(value: Any) -> None:
+    check_id(value.to, "message.to")
+    check_id(value.frm, "message.frm")
+
+
+def _check_hard_state(value: Any) -> None:
+    if value.vote is not None:
+        check_id(value.vote, "hard_state.vote")
+
+
+def _check_conf_state(value: Any) -> None:
+    for node in (*value.voters, *value.learners):
+        check_id(node, "conf_state member")
+
+
+_EXTRA_CHECKS: Final[dict[type[Any], typing.Callable[[Any], None]]] = {
+    raft_types.Message: _check_raft_message,
+    raft_types.HardState: _check_hard_state,
+    raft_types.ConfState: _check_conf_state,
+}
+
+
+def _is_raft_type(cls: type[Any]) -> bool:
+    return getattr(cls, "__module__", None) == raft_types.__name__
+
+
+# --- the generic, type-driven codec --------------------------------------------
+
+_HINTS_CACHE: dict[type[Any], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    hints = _HINTS_CACHE.get(cls)
+    if hints is None:
+        hints = typing.get_type_hints(cls)
+        _HINTS_CACHE[cls] = hints
+    return hints
+
+
+def _optional_arg(tp: Any) -> Any | None:
+    """``X`` for ``X | None``; None for any other type."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0]
+    return None
+
+
+def _check_scalar(tp: Any, value: object, where: str, raft: bool) -> bool:
+    """Check ``value`` against a scalar type; False if ``tp`` is not a scalar type."""
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise SchemaError("bad_type", f"{where}: expected a bool")
+    elif tp is int:
+        if type(value) is not int:
+            raise SchemaError("bad_type", f"{where}: expected an int")
+        # Every Raft integer is a term, index or count: never negative.
+        low = 0 if raft else _INT64_MIN
+        if not low <= value <= _INT64_MAX:
+            raise SchemaError("bad_value", f"{where}: out of range")
+    elif tp is str:
+        _check_text(value, where, constants.MAX_TEXT_CHARS)
+    elif tp is bytes:
+        if type(value) is not bytes:
+            raise SchemaError("bad_type", f"{where}: expected bytes")
+    else:
+        return False
+    return True
+
+
+def _to_wire(tp: Any, value: Any, where: str, raft: bool) -> Any:
+    """Validate ``value`` as ``tp`` and return its msgpack-ready form."""
+    if _check_scalar(tp, value, where, raft):
+        return value
+    inner = _optional_arg(tp)
+    if inner is not None:
+        return None if value is None else _to_wire(inner, value, where, raft)
+    origin = typing.get_origin(tp)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        if not isinstance(value, tp):
+            raise SchemaError("bad_type", f"{where}: expected {tp.__name__}")
+        return value.value
+    if origin is tuple:
+        item_tp = _homogeneous_item(tp, where)
+        if not isinstance(value, tuple):
+            raise SchemaError("bad_type", f"{where}: expected a tuple")
+        return [_to_wire(item_tp, item, where, raft) for item in value]
+    if origin is frozenset:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, frozenset):
+            raise SchemaError("bad_type", f"{where}: expected a frozenset")
+        # Sorted so that equal sets always encode to equal bytes.
+        return sorted(_to_wire(item_tp, item, where, raft) for item in value)
+    if origin is dict or tp is dict:
+        return _check_json_dict(value, where)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if type(value) is not tp:
+            raise SchemaError("bad_type", f"{where}: expected {tp.__name__}")
+        return _dataclass_to_wire(value)
+    raise SchemaError("bad_type", f"{where}: type {tp!r} cannot travel on the wire")
+
+
+def _dataclass_to_wire(value: Any) -> dict[str, Any]:
+    cls = type(value)
+    raft = _is_raft_type(cls)
+    hints = _hints(cls)
+    body = {
+        field.name: _to_wire(hints[field.name], getattr(value, field.name), field.name, raft)
+        for field in dataclasses.fields(value)
+    }
+    if raft and (extra := _EXTRA_CHECKS.get(cls)) is not None:
+        extra(value)
+    return body
+
+
+def _homogeneous_item(tp: Any, where: str) -> Any:
+    args = typing.get_args(tp)
+    if len(args) != 2 or args[1] is not Ellipsis:
+        raise SchemaError("bad_type", f"{where}: only tuple[X, ...] can travel on the wire")
+    return args[0]
+
+
+def _from_wire(tp: Any, raw: Any, where: str, raft: bool) -> Any:
+    """Rebuild a value of type ``tp`` from its decoded msgpack form, strictly."""
+    if _check_scalar(tp, raw, where, raft):
+        return raw
+    inner = _optional_arg(tp)
+    if inner is not None:
+        return None if raw is None else _from_wire(inner, raw, where, raft)
+    origin = typing.get_origin(tp)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        if not isinstance(raw, str | int) or isinstance(raw, bool):
+            raise SchemaError("bad_type", f"{where}: expected an enum value")
+        try:
+            return tp(raw)
+        except ValueError:
+            raise SchemaError("bad_value", f"{where}: unknown {tp.__name__}") from None
+    if origin is tuple:
+        item_tp = _homogeneous_item(tp, where)
+        if type(raw) is not list:
+            raise SchemaError("bad_type", f"{where}: expected an array")
+        return tuple(_from_wire(item_tp, item, where, raft) for item in raw)
+    if origin is frozenset:
+        (item_tp,) = typing.get_args(tp)
+        if type(raw) is not list:
+            raise SchemaError("bad_type", f"{where}: expected an array")
+        items = [_from_wire(item_tp, item, where, raft) for item in raw]
+        result = frozenset(items)
+        if len(result) != len(items):
+            raise SchemaError("bad_value", f"{where}: duplicate set members")
+        return result
+    if origin is dict or tp is dict:
+        return _check_json_dict(raw, where)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass_from_wire(tp, raw, where)
+    raise SchemaError("bad_type", f"{where}: type {tp!r} cannot travel on the wire")
+
+
+def _dataclass_from_wire(cls: type[Any], raw: Any, where: str) -> Any:
+    if type(raw) is not dict:
+        raise SchemaError("bad_type", f"{where}: expected a map for {cls.__name__}")
+    fields = dataclasses.fields(cls)
+    if set(raw) != {field.name for field in fields}:
+        raise SchemaError("bad_fields", f"{where}: fields of {cls.__name__} do not match")
+    raft = _is_raft_type(cls)
+    hints = _hints(cls)
+    kwargs = {
+        field.name: _from_wire(hints[field.name], raw[field.name], field.name, raft)
+        for field in fields
+    }
+    try:
+        value = cls(**kwargs)
+    except SchemaError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise SchemaError("bad_value", f"{where}: {cls.__name__}: {exc}") from None
+    if raft and (extra := _EXTRA_CHECKS.get(cls)) is not None:
+        extra(value)
+    return value
+
+
+# --- frames ---------------------------------------------------------------------
+
+
+def _body_to_wire(message: WireMessage) -> dict[str, Any]:
+    body = _dataclass_to_wire(message)
+    if isinstance(message, RaftEnvelope):
+        # The Raft types carry their own version, bumped independently of ours.
+        body["raft_version"] = RAFT_WIRE_VERSION
+    return body
+
+
+def _body_from_wire(cls: type[Any], body: Any) -> Any:
+    if cls is RaftEnvelope:
+        if type(body) is not dict:
+            raise SchemaError("bad_type", "body: expected a map")
+        body = dict(body)
+        version = body.pop("raft_version", None)
+        if type(version) is not int:
+            raise SchemaError("bad_fields", "raft_version missing")
+        if version != RAFT_WIRE_VERSION:
+            raise SchemaError("bad_version", f"raft wire version {version}")
+    return _dataclass_from_wire(cls, body, "body")
+
+
+def encode(message: WireMessage, *, max_bytes: int | None = None) -> bytes:
+    """One frame for ``message``. Raises ``SchemaError`` if invalid or too large."""
+    limit = constants.MAX_FRAME_BYTES if max_bytes is None else max_bytes
+    frame = [constants.PROTOCOL_VERSION, kind_tag(message), _body_to_wire(message)]
+    try:
+        data = msgpack.packb(frame, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as exc:  # validated above; belt and braces
+        raise SchemaError("bad_value", f"cannot pack: {exc}") from None
+    assert isinstance(data, bytes)
+    if len(data) > limit:
+        raise SchemaError("oversized", f"{len(data)} bytes > {limit}")
+    return data
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    raise ValueError(f"msgpack extension type {code}")
+
+
+def decode(frame: bytes | bytearray | memoryview, *, max_bytes: int | None = None) -> WireMessage:
+    """The message in ``frame``. Raises ``SchemaError`` (only) if it is not a valid one."""
+    limit = constants.MAX_FRAME_BYTES if max_bytes is None else max_bytes
+    if not isinstance(frame, bytes | bytearray | memoryview):
+        raise SchemaError("bad_type", "frame: expected bytes")
+    if len(frame) > limit:
+        raise SchemaError("oversized", f"{len(frame)} bytes > {limit}")
+    try:
+        raw = msgpack.unpackb(
+            frame,
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            ext_hook=_refuse_ext,
+            timestamp=0,
+        )
+    except Exception as exc:  # msgpack raises a zoo of types on bad input
+        raise SchemaError("malformed", type(exc).__name__) from None
+    try:
+        return _frame_from_wire(raw)
+    except SchemaError:
+        raise
+    except Exception as exc:  # the promise is SchemaError only; a bug here is labelled
+        raise SchemaError("internal", f"{type(exc).__name__}: {exc}") from None
+
+
+def _frame_from_wire(raw: Any) -> WireMessage:
+    if type(raw) is not list or len(raw) != 3:
+        raise SchemaError("bad_envelope", "expected [version, kind, body]")
+    version, tag, body = raw
+    if type(version) is not int:
+        raise SchemaError("bad_envelope", "version is not an int")
+    if version != constants.PROTOCOL_VERSION:
+        raise SchemaError("bad_version", f"protocol version {version}")
+    if not isinstance(tag, str):
+        raise SchemaError("bad_envelope", "kind is not a string")
+    cls = _KIND_BY_TAG.get(tag)
+    if cls is None:
+        raise SchemaError("unknown_kind", tag[: constants.MAX_TAG_CHARS])
+    message: WireMessage = _body_from_wire(cls, body)
+    return message

@@ -1,0 +1,1 @@
+"""Tests of the wire (mesh/net): schema, keys, CURVE transport, mDNS discovery."""
