@@ -9,6 +9,8 @@ Rules (package -> what it must never import):
 - Sockets (socket, zmq, zeroconf): mesh/net only. HTTP clients: mesh/sync only.
 - Apps (terminal, kitchen): only mesh.client of mesh.
 - mesh (but mesh/cli.py, the composition root): never the apps nor cloud.
+- Arrows point down: nothing below mesh/client imports it; mesh/net imports
+  neither mesh/node nor mesh/sync.
 - cloud: nothing of mesh.
 """
 
@@ -104,6 +106,11 @@ def violations(rel: str, source: str) -> list[str]:
             found.append(f"{where}: apps talk only to mesh.client")
         if top == "mesh" and rel != "mesh/cli.py" and root in {"terminal", "kitchen", "cloud"}:
             found.append(f"{where}: mesh must not reach up into the apps or the cloud")
+        lower = {"mesh/node", "mesh/net", "mesh/sync", "mesh/raft", "mesh/ledger"}
+        if pkg in lower and (name == "mesh.client" or name.startswith("mesh.client.")):
+            found.append(f"{where}: arrows point down; mesh/client sits above {pkg}")
+        if pkg == "mesh/net" and name.split(".")[:2] in (["mesh", "node"], ["mesh", "sync"]):
+            found.append(f"{where}: mesh/net sits below the node and the sync agent")
         if top == "cloud" and root == "mesh":
             found.append(f"{where}: cloud shares only the HTTP contract with mesh")
     if pkg in {"mesh/raft", "mesh/ledger"} and rel not in PURE_EXCEPTIONS:
@@ -156,6 +163,8 @@ def test_the_layers_hold() -> None:
         ("kitchen/app.py", "from mesh.net.transport import Transport\n"),
         ("mesh/client/api.py", "from terminal import app\n"),
         ("cloud/app.py", "from mesh.ledger import apply\n"),
+        ("mesh/node/node.py", "from mesh.client.api import Client\n"),
+        ("mesh/net/transport.py", "from mesh.node import constants\n"),
     ],
 )
 def test_the_checker_catches_each_forbidden_import(rel: str, source: str) -> None:

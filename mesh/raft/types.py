@@ -83,6 +83,17 @@ class Message:
 
     Fields unused by a type keep their defaults. ``context`` is an opaque tag the
     core may use (e.g. to mark a campaign started by a leader transfer).
+
+    How the core fills them:
+    - (PRE_)VOTE: ``term`` asked for, ``index``/``log_term`` = candidate's last entry;
+      ``context=b"transfer"`` when a leader transfer caused it.
+    - (PRE_)VOTE_RESP: ``reject``; a grant carries the term asked for.
+    - APPEND: ``index``/``log_term`` = the entry before ``entries``; ``commit``.
+    - APPEND_RESP: accepted: ``index`` = last index now matching the leader. Rejected:
+      ``index`` = the rejected APPEND's ``index``, ``reject_hint`` = the follower's
+      last index whose term is <= that APPEND's ``log_term``, ``log_term`` = its term.
+    - HEARTBEAT: ``commit`` (never beyond what the follower is known to hold).
+    - SNAPSHOT: ``snapshot``. TIMEOUT_NOW: ``term`` only.
     """
 
     type: MessageType
