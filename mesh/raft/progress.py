@@ -100,6 +100,12 @@ class Progress:
         self.next = max(self.next, index + 1)
         return updated
 
+    def forget_match(self, last_index: int) -> None:
+        """The follower lost its durable state and its log now ends at ``last_index``."""
+        self._reset_state(ProgressState.PROBE)
+        self.match = 0
+        self.next = max(1, last_index + 1)
+
     def maybe_decr_to(self, rejected: int, match_hint: int) -> bool:
         """The follower rejected an append whose previous entry was ``rejected``.
 

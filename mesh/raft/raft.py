@@ -54,6 +54,10 @@ from mesh.raft.types import (
 CAMPAIGN_TRANSFER = b"transfer"
 """``Message.context`` of votes caused by a leader transfer: they bypass the lease."""
 
+LOST_STATE = b"lost"
+"""``Message.context`` of an APPEND_RESP rejection from a node that lost its durable state:
+the leader must forget what it believed that node held (its ``match``) and probe again."""
+
 
 class Rng(Protocol):
     """The randomness the core needs; ``random.Random(seed)`` satisfies it."""
@@ -100,6 +104,10 @@ class Config:
     check_quorum: bool = True
     applied: int = 0
     """The last index the state machine has applied (on restart); 0 means "from the snapshot"."""
+    lost_state: bool = False
+    """This node's durable state was lost (e.g. a corrupt store was moved aside). Until a
+    leader has brought its log up to that leader's commit index it neither votes nor
+    campaigns, and it tells the leader its log is shorter than the leader believes."""
 
     def validate(self) -> None:
         if not self.id:
@@ -153,6 +161,10 @@ class Raft:
         self.election_elapsed = 0
         self.heartbeat_elapsed = 0
         self.randomized_election_timeout = config.election_tick
+        # Lost state: set until our commit index reaches the highest commit a leader
+        # has told us about (``recover_to``; 0 until we hear from a leader).
+        self.recovering = config.lost_state
+        self.recover_to = 0
 
         # (index, configuration) from the snapshot on, one per CONF_CHANGE entry.
         snap_index = self.log.first_index() - 1
@@ -181,8 +193,8 @@ class Raft:
         return HardState(term=self.term, vote=self.vote, commit=self.log.committed)
 
     def promotable(self) -> bool:
-        """Only a voter of its own configuration may campaign."""
-        return self.id in self.conf.voters
+        """Only a voter of its own configuration, with its durable state intact, may campaign."""
+        return self.id in self.conf.voters and not self.recovering
 
     def pending_conf_index(self) -> int:
         """Index of the newest CONF_CHANGE entry in the log (0 if none after the snapshot)."""
@@ -421,7 +433,8 @@ class Raft:
             or (self.vote is None and self.lead is None)
             or (m.type is MessageType.PRE_VOTE and m.term > self.term)
         )
-        if can_vote and self.log.is_up_to_date(m.index, m.log_term):
+        # A node that lost its state may have voted in this term already: it abstains.
+        if can_vote and not self.recovering and self.log.is_up_to_date(m.index, m.log_term):
             # Granting answers in the candidate's term, so its tally counts it.
             self._send(Message(type=resp_type, to=m.frm, frm=self.id, term=m.term))
             if m.type is MessageType.VOTE:
@@ -462,16 +475,39 @@ class Raft:
             self.become_follower(self.term, None)
 
     def _handle_from_leader(self, m: Message) -> None:
+        if self.recovering:
+            target = m.snapshot.meta.index if m.snapshot is not None else m.commit
+            self.recover_to = max(self.recover_to, target)
         if m.type is MessageType.APPEND:
             self._handle_append(m)
         elif m.type is MessageType.HEARTBEAT:
             self._handle_heartbeat(m)
         else:
             self._handle_snapshot(m)
+        if self.recovering and 0 < self.recover_to <= self.log.committed:
+            self.recovering = False  # caught up with a leader: a full member again
+
+    def _reply_lost(self, to: NodeId, *, index: int) -> None:
+        """Tell the leader our log ends before where it believes (we lost state)."""
+        self._send(
+            Message(
+                type=MessageType.APPEND_RESP,
+                to=to,
+                frm=self.id,
+                term=self.term,
+                index=index,
+                reject=True,
+                reject_hint=self.log.last_index(),
+                context=LOST_STATE,
+            )
+        )
 
     def _handle_append(self, m: Message) -> None:
         if m.index < self.log.committed:
             self._reply_append(m.frm, index=self.log.committed)
+            return
+        if self.recovering and m.index > self.log.last_index():
+            self._reply_lost(m.frm, index=m.index)
             return
         result = self.log.maybe_append(m.index, m.log_term, m.commit, m.entries)
         if result is not None:
@@ -502,7 +538,15 @@ class Raft:
         )
 
     def _handle_heartbeat(self, m: Message) -> None:
-        # The leader sends min(match, commit), so this never passes our matching log.
+        # The leader sends min(match, commit), never past what we acknowledged, so a
+        # commit past our log proves we lost entries we had persisted (a disk that lied,
+        # a deleted WAL). Recover as if the store had been lost: abstain from votes
+        # until a leader has caught us up again.
+        if m.commit > self.log.last_index():
+            self.recovering = True
+            self.recover_to = max(self.recover_to, m.commit)
+            self._reply_lost(m.frm, index=m.commit)
+            return
         self.log.commit_to(m.commit)
         self._send(Message(type=MessageType.HEARTBEAT_RESP, to=m.frm, frm=self.id, term=self.term))
 
@@ -545,6 +589,11 @@ class Raft:
         # Votes at our term were answered in step(); other types are stale here.
 
     def _handle_append_resp(self, m: Message, pr: Progress) -> None:
+        if m.reject and m.context == LOST_STATE:
+            # Forget what we believed it held; its acknowledgements no longer count.
+            pr.forget_match(m.reject_hint)
+            self._send_append(m.frm)
+            return
         if m.reject:
             next_probe = m.reject_hint
             if m.log_term > 0:

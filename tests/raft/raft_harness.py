@@ -112,8 +112,8 @@ class Cluster:
             self.storages[nid] = s
             self.start(nid)
 
-    def start(self, nid: str) -> None:
-        cfg = Config(id=nid, **self.cfg)  # type: ignore[arg-type]
+    def start(self, nid: str, *, lost_state: bool = False) -> None:
+        cfg = Config(id=nid, lost_state=lost_state, **self.cfg)  # type: ignore[arg-type]
         self.nodes[nid] = RawNode(cfg, self.storages[nid], random.Random(f"{self.seed}:{nid}"))
         snap = self.storages[nid].snapshot()
         self.applied[nid] = []
@@ -126,6 +126,14 @@ class Cluster:
 
     def crash(self, nid: str) -> None:
         del self.nodes[nid]
+
+    def lose_disk(self, nid: str, peers: Sequence[str]) -> None:
+        """The device comes back with only the bootstrap entries: its store was lost."""
+        self.crash(nid)
+        s = MemoryStorage()
+        bootstrap(s, peers)
+        self.storages[nid] = s
+        self.start(nid, lost_state=True)
 
     def process(self, nid: str) -> None:
         node = self.nodes.get(nid)
