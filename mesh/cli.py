@@ -10,6 +10,7 @@ what is missing, and exits 2: it never prints fake output.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -37,16 +38,33 @@ def main() -> None:
 
 @main.command()
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False))
-def node(data_dir: str) -> None:
+@click.option("--log-level", default="INFO", show_default=True)
+def node(data_dir: str, log_level: str) -> None:
     """Run a headless node whose identity, keys, config, log and state live in DATA."""
-    _not_built("node", "mesh/node, mesh/net and mesh/client (issue 6)")
+    import asyncio
+
+    from mesh import logs
+    from mesh.node.config import ConfigError
+    from mesh.node.runner import run_node
+
+    logs.configure(log_level)
+    try:
+        code = asyncio.run(run_node(Path(data_dir)))
+    except ConfigError as exc:
+        click.echo(f"tablemesh node: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(code)
 
 
 @main.command()
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False))
 def terminal(data_dir: str) -> None:
     """Run the server's touchscreen app, with its node inside."""
-    _not_built("terminal", "the terminal app (issue 9), on top of the node (issue 6)")
+    try:
+        from terminal.main import run
+    except ImportError:
+        _not_built("terminal", "the terminal app (issue 9)")
+    sys.exit(run(Path(data_dir)))
 
 
 @main.command()
@@ -54,10 +72,17 @@ def terminal(data_dir: str) -> None:
 @click.option("--station", type=click.Choice(["grill", "fry", "cold", "bar", "expo"]))
 def kitchen(data_dir: str, station: str | None) -> None:
     """Run a kitchen display screen, with its node inside."""
-    _not_built("kitchen", "the kitchen app (issue 10), on top of the node (issue 6)")
+    try:
+        from kitchen.main import run
+    except ImportError:
+        _not_built("kitchen", "the kitchen app (issue 10)")
+    sys.exit(run(Path(data_dir), station))
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
 @click.pass_context
 def cloud(ctx: click.Context) -> None:
     """Run the reference back office (HTTP); see docs/cloud.md for its options."""
@@ -69,23 +94,78 @@ def cloud(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--headless", is_flag=True, help="No windows: nodes and cloud only.")
+@click.option("--headless", is_flag=True, help="No windows: nodes (and cloud) only.")
 @click.option("--nodes", default=5, show_default=True, help="How many nodes to start.")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False), help="Where the site lives.")
+@click.option(
+    "--data",
+    "data_dir",
+    default="demo-data",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the site lives; reused (restarted) when it exists.",
+)
 @click.option("--script", help="Drive the site through a scripted evening (e.g. dinner-rush).")
-def demo(headless: bool, nodes: int, data_dir: str | None, script: str | None) -> None:
+def demo(headless: bool, nodes: int, data_dir: str, script: str | None) -> None:
     """Run a whole restaurant on one machine."""
-    _not_built("demo", "the node (issue 6), cloud/sync (issue 8) and the apps (issues 9, 10)")
+    from mesh.demo import run_headless
+
+    if script is not None:
+        _not_built("demo --script", "the scripted walkthrough (issue 11)")
+    if not headless:
+        click.echo(
+            "tablemesh demo: the terminal and kitchen windows, the cloud and the control "
+            "window are not built yet (issues 8-11); running the headless site that exists.",
+            err=True,
+        )
+    sys.exit(run_headless(Path(data_dir), nodes))
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the documented JSON contract.")
-@click.argument("what", type=click.Choice(["status", "submit", "state", "checks", "tickets",
-                                          "members", "enrol"]))  # fmt: skip
-def ctl(data_dir: str, as_json: bool, what: str) -> None:
-    """Talk to a running node over its control socket."""
-    _not_built("ctl", "the node's control socket (issue 6)")
+@click.option("--timeout", type=float, help="Seconds to wait for a submit to be acknowledged.")
+@click.option("--table", help="checks: only this table.")
+@click.option("--server", help="checks: only this server's.")
+@click.option("--check", "check_ref", help="checks: one check (temporary ID or number).")
+@click.option("--all", "all_checks", is_flag=True, help="checks: closed ones too.")
+@click.option("--station", help="tickets: only this station's.")
+@click.option("--include-bumped", is_flag=True, help="tickets: bumped ones too.")
+@click.argument(
+    "what", type=click.Choice(["status", "submit", "state", "checks", "tickets", "members"])
+)
+@click.argument("command", required=False)
+def ctl(
+    data_dir: str,
+    as_json: bool,
+    timeout: float | None,
+    table: str | None,
+    server: str | None,
+    check_ref: str | None,
+    all_checks: bool,
+    station: str | None,
+    include_bumped: bool,
+    what: str,
+    command: str | None,
+) -> None:
+    """Talk to a running node over its control socket (see docs/ctl.md).
+
+    For submit, COMMAND is the command as JSON (docs/commands.md), or - to read it
+    from standard input.
+    """
+    from mesh.ctl import run_ctl
+
+    args: dict[str, object] = {}
+    if what == "submit":
+        if command is None:
+            raise click.UsageError("submit needs COMMAND (JSON, or - for standard input)")
+        args["command_text"] = sys.stdin.read() if command == "-" else command
+        if timeout is not None:
+            args["timeout"] = timeout
+    elif what == "checks":
+        args.update(table=table, server=server, check=check_ref, all=all_checks)
+    elif what == "tickets":
+        args.update(station=station, include_bumped=include_bumped)
+    sys.exit(run_ctl(Path(data_dir), what, args, as_json=as_json))
 
 
 @main.group()
@@ -96,9 +176,23 @@ def site() -> None:
 @site.command("init")
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--nodes", default=3, show_default=True)
-def site_init(data_dir: str, nodes: int) -> None:
-    """Write the configuration and keys for NODES devices of one site."""
-    _not_built("site init", "the node's storage and keys (issue 6)")
+@click.option("--site", "site_name", default="demo", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the nodes bind.")
+@click.option("--mdns", is_flag=True, help="Also find peers by mDNS on --host.")
+def site_init(data_dir: str, nodes: int, site_name: str, host: str, mdns: bool) -> None:
+    """Write DATA/<device>/ for NODES devices of one site: keys, config, sample catalog."""
+    from mesh.node.site_setup import default_devices, init_site
+
+    try:
+        logins = init_site(
+            Path(data_dir), default_devices(nodes), site=site_name, host=host, mdns=mdns
+        )
+    except (FileExistsError, ValueError) as exc:
+        click.echo(f"tablemesh site init: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"site {site_name!r}: {nodes} devices in {data_dir}/n1..n{nodes}")
+    for login in logins:
+        click.echo(f"  {login.name:<5} {login.role:<10} PIN {login.pin}")
 
 
 @main.command()

@@ -17,6 +17,8 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
     """Set up logging once, at the start of a command (never at import time)."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        # Library code logs with the stdlib's ``extra={...}``: keep those fields.
+        structlog.stdlib.ExtraAdder(),
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -27,6 +27,7 @@ CONFIG_FILE = "node.json"
 KEYS_DIR = "keys"
 GENESIS_FILE = "genesis.json"
 DB_FILE = "raft.db"
+LOST_MARKER_FILE = "raft.db.lost"  # present while a node rebuilds a store it lost
 COUNTER_FILE = "check_counter"
 CONTROL_SOCKET = "control.sock"
 CONFIG_FORMAT = 1
@@ -40,7 +41,7 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PeerConfig:
-    address: str  # tcp://host:port of the peer's ROUTER
+    address: str  # tcp://host:port of the peer's ROUTER; "" when only mDNS knows it
     public_key: str  # its CURVE public key (Z85)
     role: str = "terminal"
 
@@ -65,6 +66,7 @@ class NodeConfig:
     mdns: bool = True
     mdns_interfaces: tuple[str, ...] = ()
     cloud: CloudConfig | None = None
+    snapshot_every: int | None = None  # applied entries between snapshots (default in constants)
     format: int = CONFIG_FORMAT
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +111,8 @@ class NodeConfig:
             raise ConfigError(f"bind {self.bind!r} is not a tcp:// address")
         if self.node in self.peers:
             raise ConfigError(f"node {self.node!r} lists itself as a peer")
+        if self.snapshot_every is not None and self.snapshot_every < 1:
+            raise ConfigError("snapshot_every must be a positive number of entries")
         if set(self.voters) & set(self.learners):
             raise ConfigError("a node cannot be both a voter and a learner")
 

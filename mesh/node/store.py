@@ -127,7 +127,9 @@ class SQLiteStorage:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._engine = create_engine(f"sqlite:///{path}", poolclass=None)
+        # One connection, used by one thread at a time: the loop's, or the worker
+        # that runs a Ready's fsync while the loop waits for it.
+        self._engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
         event.listen(self._engine, "connect", _set_pragmas)
         try:
             self._conn: Connection = self._engine.connect()
@@ -267,18 +269,21 @@ class SQLiteStorage:
         return self._snapshot
 
     # -- writes -----------------------------------------------------------
-    def append(self, entries: Sequence[Entry]) -> None:
-        if not entries:
-            return
+    # Each write has an SQL half and a cache half. ``write_ready`` runs the SQL
+    # halves of one Ready on a worker thread (the fsync leaves the event loop free)
+    # while the Raft core may still read the cache; ``absorb_ready`` then updates
+    # the cache on the loop's thread. The Protocol methods below do both at once.
+
+    def _check_append(self, entries: Sequence[Entry]) -> list[Entry]:
         base = self._snapshot.meta.index
         new = [e for e in entries if e.index > base]
-        if not new:
-            return
-        first = new[0].index
-        if first > self.last_index() + 1:
-            raise UnavailableError(f"gap: appending {first} after last {self.last_index()}")
-        if first <= self.last_index():
-            self._conn.execute(delete(raft_entries).where(raft_entries.c.idx >= first))
+        if new and new[0].index > self.last_index() + 1:
+            raise UnavailableError(f"gap: appending {new[0].index} after last {self.last_index()}")
+        return new
+
+    def _sql_append(self, new: Sequence[Entry]) -> None:
+        # Whatever follows the first new index was overwritten by a new leader.
+        self._conn.execute(delete(raft_entries).where(raft_entries.c.idx >= new[0].index))
         self._conn.execute(
             insert(raft_entries),
             [
@@ -292,11 +297,13 @@ class SQLiteStorage:
                 for e in new
             ],
         )
-        del self._entries[first - base - 1 :]
-        self._entries.extend(new)
-        self._done()
 
-    def set_hard_state(self, hard_state: HardState) -> None:
+    def _cache_append(self, new: Sequence[Entry]) -> None:
+        base = self._snapshot.meta.index
+        del self._entries[new[0].index - base - 1 :]
+        self._entries.extend(new)
+
+    def _sql_hard_state(self, hard_state: HardState) -> None:
         self._conn.execute(delete(raft_hard_state))
         self._conn.execute(
             insert(raft_hard_state).values(
@@ -306,6 +313,17 @@ class SQLiteStorage:
                 commit_index=hard_state.commit,
             )
         )
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        new = self._check_append(entries)
+        if not new:
+            return
+        self._sql_append(new)
+        self._cache_append(new)
+        self._done()
+
+    def set_hard_state(self, hard_state: HardState) -> None:
+        self._sql_hard_state(hard_state)
         self._hard_state = hard_state
         self._done()
 
@@ -324,16 +342,61 @@ class SQLiteStorage:
             )
         )
 
-    def apply_snapshot(self, snapshot: Snapshot) -> None:
+    def _check_snapshot(self, snapshot: Snapshot) -> None:
         if snapshot.meta.index <= self._snapshot.meta.index:
             raise SnapshotOutOfDate(
                 f"snapshot {snapshot.meta.index} not newer than {self._snapshot.meta.index}"
             )
+
+    def _sql_snapshot(self, snapshot: Snapshot) -> None:
         self._write_snapshot(snapshot)
         self._conn.execute(delete(raft_entries))
+
+    def _cache_snapshot(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
         self._entries = []
+
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        self._check_snapshot(snapshot)
+        self._sql_snapshot(snapshot)
+        self._cache_snapshot(snapshot)
         self._done()
+
+    def write_ready(
+        self, snapshot: Snapshot | None, entries: Sequence[Entry], hard_state: HardState | None
+    ) -> None:
+        """The SQL half of persisting one Ready: one transaction, one fsync. Thread-safe
+        against cache reads: it reads the cache (validation) but never changes it."""
+        if snapshot is not None:
+            self._check_snapshot(snapshot)
+        new = list(entries)
+        if snapshot is None:
+            new = self._check_append(entries)
+        elif new:
+            new = [e for e in new if e.index > snapshot.meta.index]
+        try:
+            if snapshot is not None:
+                self._sql_snapshot(snapshot)
+            if new:
+                self._sql_append(new)
+            if hard_state is not None:
+                self._sql_hard_state(hard_state)
+            self._conn.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
+
+    def absorb_ready(
+        self, snapshot: Snapshot | None, entries: Sequence[Entry], hard_state: HardState | None
+    ) -> None:
+        """The cache half, once ``write_ready`` returned (on the thread that reads the cache)."""
+        if snapshot is not None:
+            self._cache_snapshot(snapshot)
+        new = [e for e in entries if e.index > self._snapshot.meta.index]
+        if new:
+            self._cache_append(new)
+        if hard_state is not None:
+            self._hard_state = hard_state
 
     def compact(self, snapshot: Snapshot) -> None:
         index, base = snapshot.meta.index, self._snapshot.meta.index

@@ -1,0 +1,318 @@
+"""Cluster benchmark: commit latency and throughput of real node processes on loopback, fsync on.
+
+Prints, in one run on this machine:
+- the physical floor: fsync latency of a small write, and a loopback round trip;
+- 1 client committing sequentially (3 nodes), through the leader and through a follower;
+- 64 concurrent clients (3 and 5 nodes): commands/s and latency p50/p99;
+- dinner rush on 5 nodes: 20 clients at 1 command/s each: latency p50/p99;
+- failover on 5 nodes: kill -9 of the leader to the next acknowledged write (median, p99).
+
+Each client is a thread with a kept-open control-socket connection to one node;
+each command is an ``add_items`` of ~100 bytes on the client's own check.
+
+Run: ``python bench/cluster.py`` (``--quick`` for a short smoke run). Writes
+``bench/results/cluster.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mesh.net.control import ControlConnection, ControlError, request  # noqa: E402
+from mesh.node import config as cfg  # noqa: E402
+from mesh.node.site_setup import default_devices, init_site  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def ms(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(pct(values, 50) * 1000, 3),
+        "p99_ms": round(pct(values, 99) * 1000, 3),
+        "n": len(values),
+    }
+
+
+# -- the floor -------------------------------------------------------------------
+def fsync_floor(directory: Path, rounds: int) -> list[float]:
+    path = directory / "fsync.probe"
+    out = []
+    with path.open("wb") as f:
+        for _ in range(rounds):
+            f.write(os.urandom(256))
+            f.flush()
+            t = time.perf_counter()
+            os.fsync(f.fileno())
+            out.append(time.perf_counter() - t)
+    path.unlink()
+    return out
+
+
+def loopback_rtt(rounds: int) -> list[float]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def echo() -> None:
+        conn, _ = server.accept()
+        with conn:
+            while data := conn.recv(256):
+                conn.sendall(data)
+
+    t = threading.Thread(target=echo, daemon=True)
+    t.start()
+    out = []
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(rounds):
+            start = time.perf_counter()
+            c.sendall(b"x" * 100)
+            c.recv(256)
+            out.append(time.perf_counter() - start)
+    t.join(5)
+    server.close()
+    return out
+
+
+# -- a site ------------------------------------------------------------------------
+class Site:
+    def __init__(self, nodes: int) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="tmbench-"))
+        init_site(self.root, default_devices(nodes), site="bench")
+        self.names = [f"n{i}" for i in range(1, nodes + 1)]
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        for name in self.names:
+            self.start(name)
+        for name in self.names:
+            self.wait_ready(name)
+
+    def start(self, name: str) -> None:
+        log = (self.root / name / "node.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "mesh", "node", "--data", str(self.root / name),
+             "--log-level", "WARNING"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+        log.close()
+
+    def sock(self, name: str) -> Path:
+        return cfg.control_socket_path(self.root / name)
+
+    def status(self, name: str) -> dict[str, Any]:
+        return request(self.sock(name), {"op": "status"}, 2.0)
+
+    def wait_ready(self, name: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.status(name).get("ok"):
+                    return
+            except ControlError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{name} not ready")
+
+    def leader(self, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    continue
+                try:
+                    st = self.status(name)
+                except ControlError:
+                    continue
+                if st.get("role") == "leader" and st.get("in_quorum"):
+                    return name
+            time.sleep(0.01)
+        raise RuntimeError("no leader")
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+        for proc in self.procs.values():
+            proc.wait(10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Client:
+    def __init__(self, site: Site, via: str) -> None:
+        self.conn = ControlConnection(site.sock(via), timeout=15)
+        reply = self.conn.request(
+            {"op": "submit", "command": {"type": "open_check", "by": "s-ana", "table": "7",
+                                         "guests": 2, "server": "s-ana"}}
+        )  # fmt: skip
+        assert reply["ok"], reply
+        self.check = reply["outcome"]["check"]
+
+    def add(self) -> tuple[float, bool]:
+        cid = uuid.uuid4().hex[:16]
+        command = {
+            "type": "add_items", "id": cid, "by": "s-ana", "check": self.check,
+            "items": [{"item": "soda", "qty": 1, "note": "no ice"}],
+        }  # fmt: skip
+        start = time.perf_counter()
+        reply = self.conn.request({"op": "submit", "command": command})
+        return time.perf_counter() - start, bool(reply.get("ok"))
+
+
+def sequential(site: Site, via: str, count: int) -> list[float]:
+    c = Client(site, via)
+    for _ in range(20):
+        c.add()  # warm up
+    lat = []
+    for _ in range(count):
+        dt, ok = c.add()
+        if ok:
+            lat.append(dt)
+    c.conn.close()
+    return lat
+
+
+def concurrent(site: Site, clients: int, seconds: float, rate: float | None) -> dict[str, Any]:
+    """``clients`` threads spread over the nodes; ``rate`` commands/s each (None: flat out)."""
+    vias = [site.names[i % len(site.names)] for i in range(clients)]
+    made = [Client(site, v) for v in vias]
+    lat: list[list[float]] = [[] for _ in made]
+    stop = time.perf_counter() + seconds
+    errors = [0]
+
+    def run(i: int) -> None:
+        c = made[i]
+        rng = random.Random(i)
+        next_at = time.perf_counter() + (rng.random() / rate if rate else 0)
+        while time.perf_counter() < stop:
+            if rate:
+                time.sleep(max(0.0, next_at - time.perf_counter()))
+                next_at += 1 / rate
+            dt, ok = c.add()
+            if ok:
+                lat[i].append(dt)
+            else:
+                errors[0] += 1
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 60)
+    elapsed = time.perf_counter() - start
+    for c in made:
+        c.conn.close()
+    every = [x for xs in lat for x in xs]
+    return {"clients": clients, "commands_per_s": round(len(every) / elapsed, 1),
+            "errors": errors[0], **ms(every)}  # fmt: skip
+
+
+def failover(site: Site, trials: int) -> list[float]:
+    out = []
+    for _ in range(trials):
+        leader = site.leader()
+        survivor = next(n for n in site.names if n != leader)
+        c = Client(site, survivor)
+        site.procs[leader].send_signal(signal.SIGKILL)
+        site.procs[leader].wait(10)
+        killed = time.perf_counter()
+        while True:
+            try:
+                _, ok = c.add()
+            except ControlError:
+                ok = False
+            if ok:
+                out.append(time.perf_counter() - killed)
+                break
+            if time.perf_counter() - killed > 30:
+                raise RuntimeError("no write acknowledged within 30 s of the leader's death")
+        c.conn.close()
+        site.start(leader)
+        site.wait_ready(leader)
+        time.sleep(0.5)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    q = args.quick
+    results: dict[str, Any] = {"machine": {"cores": os.cpu_count()}}
+
+    floor_fsync = fsync_floor(Path(tempfile.gettempdir()), 50 if q else 300)
+    floor_rtt = loopback_rtt(200 if q else 2000)
+    results["floor"] = {"fsync": ms(floor_fsync), "loopback_rtt": ms(floor_rtt)}
+    fsync50, fsync99 = pct(floor_fsync, 50) * 1e3, pct(floor_fsync, 99) * 1e3
+    print(
+        f"floor: fsync p50 {fsync50:.3f} ms p99 {fsync99:.3f} ms;"
+        f" loopback RTT p50 {pct(floor_rtt, 50) * 1e3:.3f} ms"
+    )
+
+    for nodes in (3, 5):
+        site = Site(nodes)
+        try:
+            leader = site.leader()
+            follower = next(n for n in site.names if n != leader)
+            if nodes == 3:
+                for label, via in (("leader", leader), ("follower", follower)):
+                    lat = sequential(site, via, 100 if q else 1000)
+                    results[f"3n_1client_via_{label}"] = ms(lat)
+                    print(f"3 nodes, 1 client via the {label}: p50 {pct(lat, 50)*1e3:.2f} ms, "
+                          f"p99 {pct(lat, 99)*1e3:.2f} ms ({len(lat)} commits)")  # fmt: skip
+            r = concurrent(site, 64, 5 if q else 20, None)
+            results[f"{nodes}n_64clients"] = r
+            print(
+                f"{nodes} nodes, 64 clients flat out: {r['commands_per_s']} commands/s, "
+                f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors']}"
+            )
+            if nodes == 5:
+                r = concurrent(site, 20, 10 if q else 60, 1.0)
+                results["5n_dinner_rush"] = r
+                print(
+                    f"5 nodes, dinner rush (20 clients x 1/s): p50 {r['p50_ms']} ms, "
+                    f"p99 {r['p99_ms']} ms, errors {r['errors']}"
+                )
+                fo = failover(site, 3 if q else 20)
+                results["5n_failover"] = {
+                    "median_ms": round(statistics.median(fo) * 1000, 1),
+                    "p99_ms": round(pct(fo, 99) * 1000, 1),
+                    "trials": len(fo),
+                }
+                print(f"5 nodes, kill -9 leader -> next acknowledged write: median "
+                      f"{statistics.median(fo)*1e3:.0f} ms, p99 {pct(fo, 99)*1e3:.0f} ms "
+                      f"over {len(fo)} trials")  # fmt: skip
+        finally:
+            site.close()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "cluster.json").write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

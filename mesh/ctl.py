@@ -1,0 +1,88 @@
+"""``tablemesh ctl``: one request to a running node, printed for people or (``--json``) scripts.
+
+With ``--json`` the node's reply is printed as one JSON object, exactly the
+contract of docs/ctl.md; the exit status is 0 when ``ok`` is true, 1 when the
+node refused or failed the request, and 3 when no node could be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mesh.client.api import ClientError, ControlClient
+from mesh.node.config import ConfigError
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_UNREACHABLE = 3
+
+
+def _request(what: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]] | str:
+    """The control op and its arguments, or an error message for the user."""
+    if what != "submit":
+        return what, {k: v for k, v in args.items() if v not in (None, False)}
+    try:
+        command = json.loads(args["command_text"])
+    except json.JSONDecodeError as exc:
+        return f"COMMAND is not valid JSON: {exc}"
+    if not isinstance(command, dict):
+        return "COMMAND must be a JSON object (see docs/commands.md)"
+    out: dict[str, Any] = {"command": command}
+    if args.get("timeout") is not None:
+        out["timeout"] = args["timeout"]
+    return "submit", out
+
+
+def _human(what: str, reply: dict[str, Any]) -> str:
+    if not reply.get("ok"):
+        err = reply.get("error", {})
+        return f"error [{err.get('code')}]: {err.get('message')}"
+    if what == "status":
+        return (
+            f"{reply['node']}: {reply['role']} (leader {reply['leader']}, term {reply['term']}), "
+            f"dot {reply['dot']}, applied {reply['applied_index']}/{reply['commit_index']}, "
+            f"hash {reply['state_hash'][:12]}"
+        )
+    if what == "checks" and "checks" in reply:
+        lines = [
+            f"{c['id']:<10} #{c['number'] or '-':<5} table {c['table']:<5} {c['status']:<8} "
+            f"total {c['total']:>7} balance {c['balance']:>7}"
+            for c in reply["checks"]
+        ]
+        return "\n".join(lines) or "no checks"
+    if what == "tickets":
+        lines = [
+            f"{t['id']:<6} {t['station']:<6} {t['status']:<7} items {len(t.get('items', []))}"
+            for t in reply["tickets"]
+        ]
+        return "\n".join(lines) or "no tickets"
+    if what == "members":
+        return "\n".join(
+            f"{m['node']:<6} {'voter' if m['voter'] else 'learner':<8} "
+            f"{'reachable' if m['reachable'] else 'UNREACHABLE'}"
+            for m in reply["members"]
+        )
+    body = {k: v for k, v in reply.items() if k != "ok"}
+    return json.dumps(body, indent=2, sort_keys=True)
+
+
+def run_ctl(data_dir: Path, what: str, args: dict[str, Any], *, as_json: bool) -> int:
+    built = _request(what, args)
+    if isinstance(built, str):
+        print(f"tablemesh ctl: {built}", file=sys.stderr)
+        return EXIT_REFUSED
+    op, body = built
+    try:
+        reply = ControlClient(data_dir).call(op, **body)
+    except (ClientError, ConfigError) as exc:
+        if as_json:
+            unreachable = {"ok": False, "error": {"code": "unreachable", "message": str(exc)}}
+            print(json.dumps(unreachable))
+        else:
+            print(f"tablemesh ctl: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    print(json.dumps(reply, sort_keys=True) if as_json else _human(what, reply))
+    return EXIT_OK if reply.get("ok") else EXIT_REFUSED

@@ -1,0 +1,28 @@
+"""Every timing and size the node depends on, with its unit, in one place.
+
+Code reads them as ``constants.NAME`` when it needs them (never ``from ...
+import NAME``), so a test can shrink one with ``monkeypatch.setattr``. The values
+suit a restaurant LAN: a new leader well under a second after the old one dies,
+without spurious elections when a tablet's Wi-Fi hiccups for a few hundred ms.
+"""
+
+from __future__ import annotations
+
+TICK_MS = 50  # ms per Raft tick
+ELECTION_TICKS = 8  # ticks; the election timeout is randomised in [8, 16) ticks = 0.4-0.8 s
+HEARTBEAT_TICKS = 1  # ticks between leader heartbeats (50 ms)
+MAX_INFLIGHT = 256  # append messages in flight per follower (pipelining)
+MAX_MSG_BYTES = 1 << 20  # bytes of entries per append message
+
+SNAPSHOT_EVERY = 5000  # applied entries between ledger snapshots (and log compaction)
+
+SUBMIT_TIMEOUT_S = 5.0  # s a client waits for its command to be committed and applied
+FORWARD_RETRY_S = 0.5  # s before a follower re-sends a forwarded command (same id)
+NO_LEADER_POLL_S = 0.05  # s between looks for a leader while none is known
+APPLY_WAIT_S = 2.0  # s a follower waits to apply locally what the leader acknowledged
+
+STATUS_GOSSIP_S = 0.25  # s between two NodeStatus messages to every peer
+QUORUM_CONTACT_S = 1.0  # s without hearing the leader (or a quorum) before the dot says cut off
+TRANSFER_WAIT_S = 1.5  # s a leader shutting down waits for its successor to take over
+
+CONTROL_TIMEOUT_S = 10.0  # s `ctl` waits for the node's answer

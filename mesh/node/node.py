@@ -1,0 +1,825 @@
+"""One device's node on one asyncio loop: tick, receive, persist, send, apply, answer.
+
+The loop never blocks on the network: the transport queues, Raft retries. The
+one blocking call is the store's fsync, done once per batch of proposals (the
+pump runs once per loop iteration, so every command that arrived meanwhile
+shares one append and one fsync: group commit).
+
+A command is acknowledged only once it is committed and applied. On the leader
+that is when the ledger applied it; a follower forwards the command to the
+leader and, once the leader acknowledged it, waits until it has applied the
+same index itself, so a client that reads from its own node right after a
+write sees it. Retries reuse the command's id: the ledger applies an id once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mesh.ledger.entry import Outcome, encode_payload
+from mesh.ledger.state import LedgerState
+from mesh.net import schema
+from mesh.net.control import ControlServer
+from mesh.net.discovery import Discovery, DiscoveryEvent
+from mesh.net.discovery import PeerSeen as DiscoveredPeer
+from mesh.net.keys import KeyPair, load_or_create_keypair
+from mesh.net.transport import PeerInfo, Transport
+from mesh.node import config as cfg
+from mesh.node import constants, control_ops
+from mesh.node.check_counter import CheckCounter
+from mesh.node.pins import Lockout
+from mesh.node.replica import Applied, Replica
+from mesh.node.store import SQLiteStorage, StoreCorrupt
+from mesh.raft.errors import ProposalRefused
+from mesh.raft.raft import Role
+from mesh.raft.types import Message, MessageType
+from mesh.sync.agent import SyncAgent
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[int], None]
+"""Called on the loop with the new applied index after each batch of applied entries."""
+
+
+class LeadershipLost(Exception):
+    """This node stopped being leader before the command was applied; retry elsewhere."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSeen:
+    status: schema.NodeStatus
+    at: float  # monotonic seconds
+
+
+def error_reply(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}, **extra}
+
+
+def outcome_reply(outcome: Outcome) -> dict[str, Any]:
+    """The ``ctl submit --json`` shape of a ledger outcome."""
+    if outcome.ok:
+        reply: dict[str, Any] = {"ok": True, "index": outcome.index, "outcome": outcome.result}
+    else:
+        assert outcome.error is not None
+        reply = {"ok": False, "index": outcome.index, "error": outcome.error.to_dict()}
+    if outcome.duplicate:
+        reply["duplicate"] = True
+    return reply
+
+
+def compute_dot(*, in_quorum: bool, cloud: str, backlog: int) -> str:
+    """The status dot of DESIGN.md from what this node knows."""
+    if not in_quorum:
+        return "cut_off"
+    if cloud != "up":
+        return "red"
+    return "amber" if backlog else "green"
+
+
+class Node:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.config = cfg.load(data_dir)
+        self.node_id = self.config.node
+        self._wall = wall_clock
+        self._rng = rng or random.Random()
+        self._keys: KeyPair | None = None
+        self.replica: Replica | None = None
+        self.transport: Transport | None = None
+        self.control: ControlServer | None = None
+        self.discovery: Discovery | None = None
+        self.counter: CheckCounter | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+        self.fatal = asyncio.Event()  # set when one of the node's loops died of a bug
+        self._wake = asyncio.Event()
+        self._writing: asyncio.Future[None] | None = None  # the fsync in flight, if any
+        self._queued: list[tuple[str, dict[str, Any]]] = []  # (command id, command) to propose
+        self._waiters: dict[str, asyncio.Future[Outcome]] = {}  # command id -> its outcome
+        self._forwards: dict[str, asyncio.Future[schema.ForwardReply]] = {}
+        self._apply_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._listeners: list[Listener] = []
+        self._last_stamp = 0
+        self._last_heard: dict[str, float] = {}
+        self._peer_status: dict[str, PeerSeen] = {}
+        self._was_leader = False
+        self.lockout = Lockout()  # wrong PINs typed on this device
+        self.cloud_state: dict[str, Any] = {
+            "cloud": "unknown" if self.config.cloud else "none",
+            "backlog": 0,
+            "oldest_ms": None,
+        }
+        self._sync_task: asyncio.Task[None] | None = None
+        self.started_at = time.monotonic()
+        self.clock_offset_ms = 0  # a test's (or a technician's) correction of this device's clock
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        c = self.config
+        self._keys = load_or_create_keypair(self.data_dir / cfg.KEYS_DIR)
+        store = self._open_store()
+        self.replica = Replica(
+            node_id=c.node,
+            store=store,
+            voters=c.voters,
+            learners=c.learners,
+            rng=self._rng,
+            snapshot_every=c.snapshot_every or constants.SNAPSHOT_EVERY,
+            lost_marker=self.data_dir / cfg.LOST_MARKER_FILE,
+        )
+        self._last_stamp = self.replica.ledger.last_time_ms
+        self.counter = CheckCounter(self.data_dir / cfg.COUNTER_FILE, c.device_prefix)
+        peers = {
+            name: PeerInfo(address=p.address, public_key=p.public_key)
+            for name, p in c.peers.items()
+            if p.address
+        }
+        allowed = {name: p.public_key for name, p in c.peers.items()}
+        self.transport = Transport(
+            node_id=c.node,
+            site=c.site,
+            bind_addr=c.bind,
+            keypair=self._keys,
+            peers=peers,
+            allowed_keys=allowed,
+        )
+        await self.transport.start()
+        self.control = ControlServer(cfg.control_socket_path(self.data_dir), self._on_control)
+        await self.control.start()
+        if c.mdns:
+            await self._start_discovery()
+        loop = asyncio.get_running_loop()
+        for coro in (self._ticker(), self._receiver(), self._gossip(), self._pumper()):
+            task = loop.create_task(coro)
+            task.add_done_callback(self._on_task_done)
+            self._tasks.append(task)
+        log.info(
+            "node started",
+            extra={"node": c.node, "site": c.site, "bind": c.bind, "peers": sorted(c.peers)},
+        )
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        # The node's loops never end on their own: one that did is a bug. Serving on
+        # without it would look healthy while doing nothing, so say so and stop (the
+        # supervisor restarts the node; Raft and the store make that safe).
+        if task.cancelled() or self.fatal.is_set():
+            return
+        exc = task.exception()
+        log.critical(
+            "a node task died: stopping so the supervisor restarts this node",
+            extra={"task": task.get_name(), "error": repr(exc)},
+            exc_info=exc,
+        )
+        self.fatal.set()
+
+    async def _start_discovery(self) -> None:
+        assert self._keys is not None and self.transport is not None
+        c = self.config
+        host, _, port = self.transport.bound_address.removeprefix("tcp://").rpartition(":")
+        addresses = list(c.mdns_interfaces) or [host]
+        self.discovery = Discovery(
+            site=c.site,
+            node_id=c.node,
+            role=c.role,
+            public_key=self._keys.public,
+            port=int(port),
+            addresses=addresses,
+            interfaces=addresses,
+            on_event=self._on_discovery,
+        )
+        await self.discovery.start()
+
+    def _on_discovery(self, event: DiscoveryEvent) -> None:
+        """A peer of our site advertised where it listens: reach it there (never trust it more)."""
+        if not isinstance(event, DiscoveredPeer) or self.transport is None:
+            return
+        peer = self.config.peers.get(event.node_id)
+        if peer is None or peer.public_key != event.public_key:
+            # Not an enrolled device of ours, or a key we never enrolled: ignore it.
+            log.warning("ignored an mDNS advert", extra={"node": event.node_id})
+            return
+        known = self.transport.peers().get(event.node_id)
+        if known is None or known.address != event.endpoint:
+            log.info("peer found by mDNS", extra={"peer": event.node_id, "at": event.endpoint})
+            self.transport.set_peer(event.node_id, event.endpoint, event.public_key)
+
+    def _open_store(self) -> SQLiteStorage:
+        path = self.data_dir / cfg.DB_FILE
+        try:
+            return SQLiteStorage(path)
+        except StoreCorrupt as exc:
+            # Keep the evidence, start empty: Raft brings this node back up to date
+            # from the leader (a snapshot), and nothing acknowledged lived only here.
+            aside = path.with_name(f"{path.name}.corrupt-{int(self._wall())}")
+            path.rename(aside)
+            # Durable before the new store exists: a restart mid-recovery still abstains.
+            (self.data_dir / cfg.LOST_MARKER_FILE).touch()
+            for suffix in ("-wal", "-shm"):
+                side = path.with_name(path.name + suffix)
+                if side.exists():
+                    side.rename(aside.with_name(aside.name + suffix))
+            log.error(
+                "store is corrupt: moved aside, rejoining from the leader",
+                extra={"error": str(exc), "moved_to": aside.name},
+            )
+            return SQLiteStorage(path)
+
+    async def stop(self, *, transfer: bool = True) -> None:
+        """Stop serving. A leader hands over to its most up-to-date voter first."""
+        if transfer:
+            await self._transfer_away()
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sync_task
+            self._sync_task = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task  # a task that died was already logged by _on_task_done
+        self._tasks.clear()
+        if self._writing is not None:
+            # Never close the store under a write still running on its thread.
+            with contextlib.suppress(Exception):
+                await self._writing
+        for fut in self._waiters.values():
+            if not fut.done():
+                fut.set_exception(LeadershipLost("node stopping"))
+        for fut in self._waiters.values():
+            if fut.done() and not fut.cancelled():
+                fut.exception()  # retrieved: no "never retrieved" warning
+        if self.discovery is not None:
+            await self.discovery.close()
+        if self.control is not None:
+            await self.control.close()
+        if self.transport is not None:
+            await self.transport.close()
+        if self.replica is not None:
+            with contextlib.suppress(Exception):
+                self.replica.flush()
+            self.replica.store.close()
+        self._stopped.set()
+        log.info("node stopped", extra={"node": self.node_id})
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    async def _transfer_away(self) -> None:
+        r = self.replica
+        if r is None or r.role is not Role.LEADER:
+            return
+        status = r.status()
+        candidates = [
+            (p.match, nid)
+            for nid, p in status.progress.items()
+            if nid != self.node_id and not p.learner and p.recent_active
+        ]
+        if not candidates:
+            return
+        _, to = max(candidates)
+        try:
+            r.transfer_leadership(to)
+        except ProposalRefused as exc:
+            log.warning("leader transfer refused", extra={"to": to, "error": str(exc)})
+            return
+        self._schedule_pump()
+        deadline = time.monotonic() + constants.TRANSFER_WAIT_S
+        while time.monotonic() < deadline and r.role is Role.LEADER:
+            await asyncio.sleep(0.01)
+        log.info("leadership handed over", extra={"to": to, "done": r.role is not Role.LEADER})
+
+    # -- the loop --------------------------------------------------------------
+    async def _ticker(self) -> None:
+        assert self.replica is not None
+        period = constants.TICK_MS / 1000
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += period
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            if loop.time() - next_at > 10 * period:
+                next_at = loop.time()  # the process was paused: do not burst ticks
+            self.replica.tick()
+            self._schedule_pump()
+
+    async def _receiver(self) -> None:
+        assert self.transport is not None
+        while True:
+            peer, message = await self.transport.recv()
+            self._last_heard[peer] = time.monotonic()
+            try:
+                self._dispatch(peer, message)
+            except Exception:  # one bad message must never stop the node
+                log.exception("failed to handle a message", extra={"peer": peer})
+
+    def _dispatch(self, peer: str, message: schema.WireMessage) -> None:
+        assert self.replica is not None
+        if isinstance(message, schema.RaftEnvelope):
+            m = message.message
+            if message.site != self.config.site or m.frm != peer or m.to != self.node_id:
+                log.warning("dropped a misaddressed raft message", extra={"peer": peer})
+                return
+            self.replica.step(m)
+            self._schedule_pump()
+        elif isinstance(message, schema.ForwardRequest):
+            if message.origin != peer:
+                log.warning("dropped a forward with a forged origin", extra={"peer": peer})
+                return
+            self._on_forward(message)
+        elif isinstance(message, schema.ForwardReply):
+            fut = self._forwards.get(message.req_id)
+            if fut is not None and not fut.done():
+                fut.set_result(message)
+        elif isinstance(message, schema.NodeStatus) and message.node == peer:
+            self._peer_status[peer] = PeerSeen(message, time.monotonic())
+
+    def _schedule_pump(self) -> None:
+        self._wake.set()
+
+    def _send_raft(self, messages: list[Message]) -> None:
+        assert self.replica is not None and self.transport is not None
+        for m in messages:
+            try:
+                sent = self.transport.send(
+                    m.to, schema.RaftEnvelope(site=self.config.site, message=m)
+                )
+            except schema.SchemaError:
+                # Too large for one frame (a snapshot past the limit): never crash the
+                # loop over it; the follower stays behind and it is logged.
+                log.exception("could not encode a raft message", extra={"to": m.to})
+                sent = False
+            if m.type is MessageType.SNAPSHOT:
+                self.replica.report_snapshot(m.to, failed=not sent)
+
+    async def _pumper(self) -> None:
+        """Drive Readies: persist each on a worker thread while the loop keeps receiving.
+
+        Every command that arrives while one batch is on its way to disk joins the
+        next batch: one append and one fsync for all of them (group commit).
+        """
+        r = self.replica
+        assert r is not None
+        retry_s = 0.05
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self._propose_queued()
+            while (rd := r.next_ready()) is not None:
+                self._send_raft(r.early_messages(rd))
+                plan = r.plan_for(rd)
+                if plan is not None:
+                    self._writing = asyncio.ensure_future(asyncio.to_thread(r.write, plan))
+                    try:
+                        await asyncio.shield(self._writing)
+                    except Exception:
+                        # A failed write (disk full, I/O error) sends no promise and applies
+                        # nothing; the same Ready is written again after a pause.
+                        log.exception("could not persist; retrying", extra={"retry_s": retry_s})
+                        await asyncio.sleep(retry_s)
+                        retry_s = min(retry_s * 2, 2.0)
+                        continue
+                    finally:
+                        self._writing = None
+                retry_s = 0.05
+                applied = r.finish(rd)
+                self._send_raft(r.late_messages(rd))
+                self._after_apply(applied)
+                self._check_role()
+                self._propose_queued()
+
+    def _propose_queued(self) -> None:
+        r = self.replica
+        if r is None:
+            return
+        self._check_role()  # an election won since the last Ready queues its duties first
+        if not self._queued:
+            return
+        queued, self._queued = self._queued, []
+        if r.role is not Role.LEADER:
+            for cid, _ in queued:
+                self._fail_waiter(cid, LeadershipLost("not leader"))
+            return
+        datas = []
+        for _, command in queued:
+            # Stamps never go backwards, even when this device's clock jumps back.
+            self._last_stamp = max(self._last_stamp, self.now_ms())
+            datas.append(encode_payload(self._last_stamp, command))
+        try:
+            r.propose(datas)
+        except ProposalRefused as exc:
+            for cid, _ in queued:
+                self._fail_waiter(cid, LeadershipLost(str(exc)))
+
+    def _fail_waiter(self, cid: str, exc: Exception) -> None:
+        fut = self._waiters.pop(cid, None)
+        if fut is not None and not fut.done():
+            fut.set_exception(exc)
+            fut.exception()  # the submitter may have given up; never warn about it
+
+    def _after_apply(self, applied: list[Applied]) -> None:
+        if not applied:
+            return
+        assert self.replica is not None
+        for item in applied:
+            outcome = item.outcome
+            if outcome is None or outcome.command_id is None:
+                continue
+            fut = self._waiters.pop(outcome.command_id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(outcome)
+        ledger = self.replica.ledger
+        self._last_stamp = max(self._last_stamp, ledger.last_time_ms)
+        index = ledger.applied_index
+        still: list[tuple[int, asyncio.Future[None]]] = []
+        for want, waiter in self._apply_waiters:
+            if want > index:
+                still.append((want, waiter))
+            elif not waiter.done():
+                waiter.set_result(None)
+        self._apply_waiters = still
+        for listener in list(self._listeners):
+            try:
+                listener(index)
+            except Exception:
+                log.exception("a change listener failed")
+
+    def _check_role(self) -> None:
+        assert self.replica is not None
+        leader = self.replica.role is Role.LEADER
+        if leader and not self._was_leader:
+            self._on_elected()
+        if self._was_leader and not leader:
+            self._stop_sync()
+            # Entries proposed here may be overwritten by the new leader: tell every
+            # waiter to retry through it (the same id, so at most one is applied).
+            for cid in list(self._waiters):
+                self._fail_waiter(cid, LeadershipLost("leadership lost"))
+        self._was_leader = leader
+
+    def _on_elected(self) -> None:
+        assert self.replica is not None
+        log.info("elected leader", extra={"node": self.node_id, "term": self.replica.term})
+        self._start_sync()
+        genesis = self.data_dir / cfg.GENESIS_FILE
+        if self.replica.ledger.catalog is None and genesis.exists():
+            # Queued now, ahead of any client's command: a new site's first sale must
+            # find its menu. The fixed id makes a second leader's attempt a no-op.
+            command = {
+                "type": "catalog_update",
+                "id": f"genesis-{self.config.site}",
+                "by": "@setup",
+                "catalog": json.loads(genesis.read_text()),
+            }
+            fut = self._propose_local(command, first=True)
+            fut.add_done_callback(self._log_genesis)
+
+    def _start_sync(self) -> None:
+        """The leader alone talks to the cloud; its agent lives exactly as long as its term."""
+        cloud = self.config.cloud
+        if cloud is None or self._sync_task is not None:
+            return
+        agent = SyncAgent(
+            url=cloud.url,
+            token=cloud.token,
+            ledger=self._ledger,
+            propose=lambda command: self.submit(command, trusted=True),
+            now_ms=self.now_ms,
+            on_state=self._on_cloud_state,
+        )
+        self._sync_task = asyncio.get_running_loop().create_task(agent.run())
+
+    def _stop_sync(self) -> None:
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            self._sync_task = None
+        if self.config.cloud is not None:
+            self.cloud_state = {"cloud": "unknown", "backlog": 0, "oldest_ms": None}
+
+    def _ledger(self) -> LedgerState:
+        assert self.replica is not None
+        return self.replica.ledger
+
+    def _on_cloud_state(self, state: dict[str, Any]) -> None:
+        self.cloud_state = state
+
+    @staticmethod
+    def _log_genesis(fut: asyncio.Future[Outcome]) -> None:
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            log.warning("genesis catalog not committed yet", extra={"error": str(exc)})
+            return
+        outcome = fut.result()
+        log.info("genesis catalog", extra={"ok": outcome.ok, "duplicate": outcome.duplicate})
+
+    # -- commands --------------------------------------------------------------
+    def prepare(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Fill in what the client library owns: the command id and a new check's temporary ID."""
+        command = dict(command)
+        if not command.get("id"):
+            command["id"] = uuid.uuid4().hex
+        if command.get("type") == "open_check" and not command.get("check"):
+            assert self.counter is not None
+            command["check"] = self.counter.next_id()
+        return command
+
+    def _propose_local(
+        self, command: dict[str, Any], *, first: bool = False
+    ) -> asyncio.Future[Outcome]:
+        cid = str(command["id"])
+        fut = self._waiters.get(cid)
+        if fut is not None:
+            return fut  # a retry of a command already on its way
+        fut = asyncio.get_running_loop().create_future()
+        assert self.replica is not None
+        seen = self.replica.ledger.seen_outcome(cid)
+        if seen is not None:
+            fut.set_result(Outcome.from_dict(seen, duplicate=True))
+            return fut
+        self._waiters[cid] = fut
+        if first:
+            self._queued.insert(0, (cid, command))
+        else:
+            self._queued.append((cid, command))
+        self._schedule_pump()
+        return fut
+
+    async def submit(
+        self, command: dict[str, Any], *, timeout: float | None = None, trusted: bool = False
+    ) -> dict[str, Any]:
+        """Replicate ``command``; the ``ctl submit --json`` reply once applied, or an error.
+
+        Only the node itself (``trusted``: site set-up, the sync agent) may act as a
+        system actor (``by`` starting with ``@``); a client never can.
+        """
+        if not isinstance(command, dict) or not isinstance(command.get("type"), str):
+            return error_reply("invalid", 'a command is a JSON object with a string "type"')
+        if not trusted and str(command.get("by", "")).startswith("@"):
+            return error_reply("forbidden", "system actors (@...) cannot be used by a client")
+        command = self.prepare(command)
+        try:
+            schema.ForwardRequest(req_id=str(command["id"]), origin=self.node_id, command=command)
+        except schema.SchemaError as exc:
+            return error_reply("invalid", f"command cannot be sent: {exc}")
+        budget = constants.SUBMIT_TIMEOUT_S if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        attempted = False
+        while (remaining := deadline - loop.time()) > 0:
+            r = self.replica
+            assert r is not None
+            if r.role is Role.LEADER:
+                attempted = True
+                try:
+                    outcome = await asyncio.wait_for(
+                        asyncio.shield(self._propose_local(command)), remaining
+                    )
+                except LeadershipLost:
+                    continue
+                except TimeoutError:
+                    break
+                return outcome_reply(outcome)
+            leader = r.leader
+            if leader is None or leader == self.node_id:
+                await asyncio.sleep(min(constants.NO_LEADER_POLL_S, remaining))
+                continue
+            attempted = True
+            reply = await self._forward(leader, command, min(constants.FORWARD_RETRY_S, remaining))
+            if reply is None:
+                continue
+            if not reply.ok:
+                error = reply.error or {}
+                if error.get("code") in {"not_leader", "leadership_lost"}:
+                    await asyncio.sleep(min(constants.NO_LEADER_POLL_S, remaining))
+                    continue
+                return error_reply(str(error.get("code")), str(error.get("message")))
+            assert reply.outcome is not None
+            outcome = Outcome.from_dict(
+                reply.outcome, duplicate=bool(reply.outcome.get("duplicate"))
+            )
+            await self.wait_applied(reply.index, constants.APPLY_WAIT_S)
+            return outcome_reply(outcome)
+        if not attempted or not self.in_quorum():
+            return error_reply(
+                "no_quorum",
+                f"this device cannot reach a quorum of the mesh (waited {budget:g} s); "
+                "nothing was recorded by this attempt unless a retry with the same id says so",
+                id=command["id"],
+            )
+        return error_reply(
+            "timeout",
+            f"not acknowledged within {budget:g} s; retry with the same id "
+            f"({command['id']}): it is applied at most once",
+            id=command["id"],
+        )
+
+    async def _forward(
+        self, leader: str, command: dict[str, Any], wait: float
+    ) -> schema.ForwardReply | None:
+        assert self.transport is not None
+        cid = str(command["id"])
+        fut = self._forwards.get(cid)
+        if fut is None or fut.done():
+            fut = asyncio.get_running_loop().create_future()
+            self._forwards[cid] = fut
+        request = schema.ForwardRequest(req_id=cid, origin=self.node_id, command=command)
+        self.transport.send(leader, request)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), wait)
+        except TimeoutError:
+            return None
+        finally:
+            if fut.done():
+                self._forwards.pop(cid, None)
+
+    def _on_forward(self, request: schema.ForwardRequest) -> None:
+        assert self.replica is not None and self.transport is not None
+        transport, origin = self.transport, request.origin
+        if self.replica.role is not Role.LEADER:
+            transport.send(
+                origin, schema.ForwardReply.not_leader(request.req_id, self.replica.leader)
+            )
+            return
+        fut = self._propose_local(request.command)
+
+        def answer(done: asyncio.Future[Outcome]) -> None:
+            if done.cancelled():
+                return
+            exc = done.exception()
+            if exc is not None:
+                reply = schema.ForwardReply(
+                    req_id=request.req_id,
+                    ok=False,
+                    index=0,
+                    outcome=None,
+                    error={"code": "leadership_lost", "message": str(exc)},
+                    leader=None,
+                )
+            else:
+                outcome = done.result()
+                body = outcome.to_dict()
+                reply = schema.ForwardReply(
+                    req_id=request.req_id, ok=True, index=outcome.index, outcome=body, error=None
+                )
+            transport.send(origin, reply)
+
+        fut.add_done_callback(answer)
+
+    async def wait_applied(self, index: int, timeout: float) -> bool:
+        assert self.replica is not None
+        if self.replica.ledger.applied_index >= index:
+            return True
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._apply_waiters.append((index, fut))
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    # -- status ----------------------------------------------------------------
+    def _recent(self, peer: str) -> bool:
+        at = self._last_heard.get(peer)
+        return at is not None and time.monotonic() - at < constants.QUORUM_CONTACT_S
+
+    def in_quorum(self) -> bool:
+        r = self.replica
+        if r is None:
+            return False
+        if r.role is Role.LEADER:
+            voters = r.status().conf.voters
+            heard = sum(1 for v in voters if v == self.node_id or self._recent(v))
+            return heard >= len(voters) // 2 + 1
+        return r.leader is not None and r.leader != self.node_id and self._recent(r.leader)
+
+    def cloud_view(self) -> dict[str, Any]:
+        """What the leader says of the cloud (its own view if it is the leader)."""
+        r = self.replica
+        if r is None or r.role is Role.LEADER or r.leader is None:
+            return self.cloud_state
+        seen = self._peer_status.get(r.leader)
+        if seen is None:
+            return {"cloud": "unknown", "backlog": 0, "oldest_ms": None}
+        extra = seen.status.extra
+        return {
+            "cloud": str(extra.get("cloud", "unknown")),
+            "backlog": int(extra.get("backlog", 0) or 0),
+            "oldest_ms": extra.get("oldest_ms"),
+        }
+
+    def dot(self) -> str:
+        cloud = self.cloud_view()
+        return compute_dot(
+            in_quorum=self.in_quorum(), cloud=str(cloud["cloud"]), backlog=int(cloud["backlog"])
+        )
+
+    def status(self) -> dict[str, Any]:
+        r = self.replica
+        assert r is not None and self.transport is not None
+        st = r.status()
+        return {
+            "node": self.node_id,
+            "site": self.config.site,
+            "role": st.role.value,
+            "leader": st.leader,
+            "term": st.term,
+            "commit_index": st.commit,
+            "applied_index": r.ledger.applied_index,
+            "last_index": st.last_index,
+            "snapshot_index": r.store.snapshot().meta.index,
+            "state_hash": r.ledger.state_hash(),
+            "dot": self.dot(),
+            "in_quorum": self.in_quorum(),
+            "cloud": self.cloud_view(),
+            "voters": sorted(st.conf.voters),
+            "learners": sorted(st.conf.learners),
+            "peers": {
+                peer: {"reachable": self._recent(peer), "connected": peer in connected}
+                for peer in sorted(self.config.peers)
+                for connected in [self.transport.connected_peers()]
+            },
+            "counters": self.transport.counters(),
+            "disk": {k: round(v, 4) for k, v in r.stats.items()},
+            "uptime_s": round(time.monotonic() - self.started_at, 3),
+        }
+
+    def members(self) -> list[dict[str, Any]]:
+        r = self.replica
+        assert r is not None
+        st = r.status()
+        now = time.monotonic()
+        out = []
+        for member in sorted(st.conf.voters | st.conf.learners):
+            me = member == self.node_id
+            heard = self._last_heard.get(member)
+            seen = self._peer_status.get(member)
+            peer_cfg = self.config.peers.get(member)
+            progress = st.progress.get(member)
+            out.append(
+                {
+                    "node": member,
+                    "role": self.config.role if me else (peer_cfg.role if peer_cfg else None),
+                    "voter": member in st.conf.voters,
+                    "raft_role": st.role.value if me else (seen.status.role if seen else None),
+                    "reachable": me or self._recent(member),
+                    "last_heard": 0.0 if me else (None if heard is None else round(now - heard, 3)),
+                    "match_index": r.store.last_index()
+                    if me
+                    else (progress.match if progress else None),
+                    "applied_index": r.ledger.applied_index
+                    if me
+                    else (seen.status.applied if seen else None),
+                }
+            )
+        return out
+
+    async def _gossip(self) -> None:
+        assert self.replica is not None and self.transport is not None
+        while True:
+            await asyncio.sleep(constants.STATUS_GOSSIP_S)
+            r = self.replica
+            st = r.status()
+            status = schema.NodeStatus(
+                node=self.node_id,
+                role=st.role.value,
+                term=st.term,
+                applied=r.ledger.applied_index,
+                leader=st.leader,
+                dot=self.dot(),
+                extra=dict(self.cloud_state) if st.role is Role.LEADER else {},
+            )
+            for peer in st.conf.voters | st.conf.learners:
+                if peer != self.node_id:
+                    self.transport.send(peer, status)
+
+    # -- the control socket ----------------------------------------------------
+    async def _on_control(self, request: dict[str, Any]) -> dict[str, Any]:
+        return await control_ops.handle(self, request)
+
+    def now_ms(self) -> int:
+        return int(self._wall() * 1000) + self.clock_offset_ms

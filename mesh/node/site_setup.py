@@ -1,0 +1,162 @@
+"""``tablemesh site init``: the data directories of every device of a new site, at once.
+
+Each device gets its own directory (its keys, its ``node.json`` listing every
+other device with its address and public key, and the ``genesis.json`` catalog
+that the first leader commits so the site can sell before it ever reached the
+cloud). Staff PINs are chosen here, hashed with argon2, and returned so the
+caller can hand them to the manager; only the hashes are written.
+
+Voters: the first ``voter_target(n)`` devices by preference (hub, then wired
+terminal, then KDS, then handheld); the others join as learners.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mesh.ledger.check_ids import ALPHABET
+from mesh.ledger.sample_catalog import SAMPLE_STAFF_ROLES, sample_catalog
+from mesh.net.addresses import free_tcp_ports
+from mesh.net.keys import load_or_create_keypair
+from mesh.node import config as cfg
+from mesh.node.pins import hash_pin
+
+ROLE_PREFERENCE = {"hub": 0, "terminal": 1, "kds": 2, "handheld": 3}
+SITE_FILE = "site.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceSpec:
+    name: str
+    role: str = "terminal"
+    station: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StaffLogin:
+    staff_id: str
+    name: str
+    role: str
+    pin: str
+
+
+def voter_target(devices: int) -> int:
+    """3 voters, or 5 from 7 devices on (DESIGN.md), never more than there are devices."""
+    return min(devices, 5 if devices >= 7 else 3)
+
+
+def default_devices(count: int) -> list[DeviceSpec]:
+    """``count`` devices named n1..nN, all terminals."""
+    return [DeviceSpec(name=f"n{i}") for i in range(1, count + 1)]
+
+
+def _prefix(i: int) -> str:
+    # A letter then a symbol (A1, A2, ... B0, ...): unique per device of the site,
+    # and visibly not a check number.
+    return ALPHABET[10 + i // 32 % 22] + ALPHABET[i % 32]
+
+
+def _pins(staff_ids: list[str]) -> list[str]:
+    pins: set[str] = set()
+    out = []
+    for _ in staff_ids:
+        while True:
+            pin = f"{secrets.randbelow(10**4):04d}"
+            if pin not in pins and len(set(pin)) > 1:
+                pins.add(pin)
+                out.append(pin)
+                break
+    return out
+
+
+def init_site(
+    root: Path,
+    devices: list[DeviceSpec],
+    *,
+    site: str = "demo",
+    host: str = "127.0.0.1",
+    hosts: list[str] | None = None,
+    ports: list[int] | None = None,
+    mdns: bool = False,
+    static_peers: bool = True,
+    cloud: cfg.CloudConfig | None = None,
+    pins: dict[str, str] | None = None,
+) -> list[StaffLogin]:
+    """Write ``root/<device>/`` for every device; return the staff logins (with PINs)."""
+    if not devices:
+        raise ValueError("a site needs at least one device")
+    names = [d.name for d in devices]
+    if len(set(names)) != len(names):
+        raise ValueError("device names must be unique")
+    for name in names:
+        if (root / name / cfg.CONFIG_FILE).exists():
+            raise FileExistsError(f"{root / name} already holds a node; refusing to overwrite it")
+    hosts = hosts or [host] * len(devices)
+    if len(hosts) != len(devices):
+        raise ValueError("give one host per device")
+    ports = ports or (
+        free_tcp_ports(len(devices), host) if len(set(hosts)) == 1 else [7400] * len(devices)
+    )
+    ranked = sorted(devices, key=lambda d: (ROLE_PREFERENCE[d.role], names.index(d.name)))
+    voters = sorted(d.name for d in ranked[: voter_target(len(devices))])
+    learners = sorted(set(names) - set(voters))
+    keys = {d.name: load_or_create_keypair(root / d.name / cfg.KEYS_DIR) for d in devices}
+    addresses = {
+        d.name: f"tcp://{h}:{port}" for d, h, port in zip(devices, hosts, ports, strict=True)
+    }
+
+    staff_ids = sorted(SAMPLE_STAFF_ROLES)
+    chosen = pins or dict(zip(staff_ids, _pins(staff_ids), strict=True))
+    catalog = sample_catalog({sid: hash_pin(chosen[sid]) for sid in staff_ids})
+
+    for i, device in enumerate(devices):
+        peers = {
+            other.name: cfg.PeerConfig(
+                # Without static peers, only the key is known: mDNS says where it listens.
+                address=addresses[other.name] if static_peers else "",
+                public_key=keys[other.name].public,
+                role=other.role,
+            )
+            for other in devices
+            if other.name != device.name
+        }
+        node_cfg = cfg.NodeConfig(
+            site=site,
+            node=device.name,
+            role=device.role,
+            station=device.station,
+            bind=addresses[device.name],
+            device_prefix=_prefix(i + 1),
+            peers=peers,
+            voters=tuple(voters),
+            learners=tuple(learners),
+            mdns=mdns,
+            mdns_interfaces=(hosts[i],) if mdns else (),
+            cloud=cloud,
+        )
+        data_dir = root / device.name
+        cfg.save(data_dir, node_cfg)
+        cfg.write_json_atomically(data_dir / cfg.GENESIS_FILE, catalog)
+    return [
+        StaffLogin(staff_id=sid, name=SAMPLE_STAFF_ROLES[sid][0], role=SAMPLE_STAFF_ROLES[sid][1],
+                   pin=chosen[sid])
+        for sid in staff_ids
+    ]  # fmt: skip
+
+
+def write_site_file(root: Path, content: Mapping[str, Any]) -> Path:
+    path = root / SITE_FILE
+    cfg.write_json_atomically(path, content, mode=0o644)
+    return path
+
+
+def read_site_file(root: Path) -> dict[str, object]:
+    data = json.loads((root / SITE_FILE).read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{root / SITE_FILE} is not a JSON object")
+    return data
