@@ -1,0 +1,217 @@
+"""The back office's command line: ``tablemesh cloud`` (also ``python -m cloud``).
+
+Prepares the database (and optionally a site and its catalog), then serves the HTTP
+API with uvicorn until SIGTERM or SIGINT, and exits 0 after a clean shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+import click
+import uvicorn
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from cloud.app import create_app
+from cloud.catalog import CatalogError, load_catalog_file, publish_catalog
+from cloud.db import create_schema, make_engine, make_session_factory, transaction
+from cloud.limits import DEFAULT_MAX_BODY_BYTES
+from cloud.logs import configure_logging, log_event
+from cloud.sites import SiteError, create_site, ensure_site
+
+log = logging.getLogger("cloud")
+
+DEFAULT_PORT = 8750
+SQLITE_FILE = "cloud.sqlite3"
+
+
+class StartupError(Exception):
+    """The service cannot start as asked; the message says why (exit status 2)."""
+
+
+@click.command(name="cloud", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--data",
+    "data_dir",
+    default="cloud-data",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"Directory for the default SQLite database ({SQLITE_FILE}).",
+)
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db (default: SQLite in --data).",
+)
+@click.option(
+    "--create-site", default=None, metavar="NAME", help="Create a site, print its token, exit."
+)
+@click.option(
+    "--site", default=None, metavar="NAME", help="Create or verify this site (with --token)."
+)
+@click.option(
+    "--token",
+    default=None,
+    envvar="TABLEMESH_CLOUD_SITE_TOKEN",
+    help="The --site's token (at least 16 characters).",
+)
+@click.option(
+    "--catalog",
+    "catalog_file",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A catalog JSON file to publish for the site at start.",
+)
+@click.option(
+    "--admin-token",
+    default=None,
+    envvar="TABLEMESH_CLOUD_ADMIN_TOKEN",
+    help="Enables /v1/admin/* (fault knob, site creation) for this bearer token.",
+)
+@click.option(
+    "--max-body-bytes", default=DEFAULT_MAX_BODY_BYTES, show_default=True, type=click.IntRange(1)
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def command(
+    host: str,
+    port: int,
+    data_dir: Path,
+    db_url: str | None,
+    create_site: str | None,
+    site: str | None,
+    token: str | None,
+    catalog_file: Path | None,
+    admin_token: str | None,
+    max_body_bytes: int,
+    log_level: str,
+) -> int:
+    """Run the tablemesh reference back office."""
+    if (site is None) != (token is None):
+        raise StartupError("--site and --token go together")
+    if create_site is not None and site is not None:
+        raise StartupError("use either --create-site or --site/--token")
+    if catalog_file is not None and create_site is None and site is None:
+        raise StartupError("--catalog needs --site/--token or --create-site")
+    configure_logging(log_level)
+    if db_url is None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db_url = f"sqlite:///{(data_dir / SQLITE_FILE).resolve()}"
+    engine = make_engine(db_url)
+    try:
+        create_schema(engine)
+        if create_site is not None:
+            new_token = _create_site(engine, create_site, catalog_file)
+            click.echo(new_token)
+            return 0
+        if site is not None and token is not None:
+            _ensure_site(engine, site, token, catalog_file)
+        return _serve(engine, host, port, admin_token, max_body_bytes, log_level)
+    finally:
+        engine.dispose()
+
+
+def _create_site(engine: Engine, name: str, catalog_file: Path | None) -> str:
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        created, token = create_site(session, name)
+        log_event(log, "site created", site=name)
+        if catalog_file is not None:
+            _publish(session, created.id, name, catalog_file)
+    return token
+
+
+def _ensure_site(engine: Engine, name: str, token: str, catalog_file: Path | None) -> None:
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        found, created = ensure_site(session, name, token)
+        log_event(log, "site created" if created else "site verified", site=name)
+        if catalog_file is not None:
+            _publish(session, found.id, name, catalog_file)
+
+
+def _publish(session: Session, site_id: int, name: str, catalog_file: Path) -> None:
+    document = load_catalog_file(catalog_file.read_text(encoding="utf-8"))
+    version, changed = publish_catalog(session, site_id, document)
+    log_event(log, "catalog loaded", site=name, version=version, changed=changed)
+
+
+def _serve(
+    engine: Engine,
+    host: str,
+    port: int,
+    admin_token: str | None,
+    max_body_bytes: int,
+    log_level: str,
+) -> int:
+    app = create_app(
+        make_session_factory(engine), admin_token=admin_token, max_body_bytes=max_body_bytes
+    )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=log_level,
+        lifespan="off",
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        # Uvicorn swaps in its own handlers while serving and, once it has shut down,
+        # re-raises the signal it caught; landing here then makes that a clean exit.
+        log_event(log, "stop requested", signal=signal.Signals(signum).name)
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log_event(log, "starting", host=host, port=port, db=engine.url.render_as_string())
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits this way when it cannot bind; it logged why
+        server.started = False
+    if not server.started:
+        log.error("could not start serving", extra={"fields": {"host": host, "port": port}})
+        return 1
+    log_event(log, "stopped")
+    return 0
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Entry point for ``tablemesh cloud``: returns the process exit status."""
+    try:
+        result = command.main(args=argv, prog_name="tablemesh cloud", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        return 1
+    except (StartupError, SiteError, CatalogError) as exc:
+        log.error(str(exc))
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except SQLAlchemyError as exc:
+        log.error("database error", extra={"fields": {"error": str(exc)}})
+        click.echo(f"error: database: {exc}", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())
