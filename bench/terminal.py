@@ -1,0 +1,169 @@
+"""Terminal figures: tap "add item" to the line on screen, here and on a second terminal; RSS.
+
+    python bench/terminal.py                 # 200 taps, then a 3-minute simulated shift
+    python bench/terminal.py --quick         # 40 taps, 30 s shift
+    python bench/terminal.py --taps 500 --shift-s 600
+
+Runs a real 3-node site on loopback: terminal A (node n1) and terminal B (node
+n2) are Kivy windows on one Xvfb screen, n3 is a headless node. Both terminals
+show the same check. Each sample taps a menu item on A and records, in each
+app's process, the monotonic time the check's "Due" line was redrawn with the
+new total (the line list and the total are refreshed together from one read of
+the check): on A (same screen) and on B (the other terminal, through its own
+node's watch). Both processes read the same system monotonic clock.
+
+The shift then drives A by touch, round after round (open a check, add six
+items, fire, pay cash exactly, close), sampling A's resident memory (VmRSS).
+Needs Xvfb and libmtdev1, as the UI tests do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.cluster import Cluster
+from tests.support.procs import ProcessReaper
+from tests.support.ui import UiApp, VirtualScreen, ui_unavailable
+from tests.terminal.flows import add_item, login, open_check
+
+MENU_SODA = {"text": "Soda\n$3.50", "index": 0}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def latency(a: UiApp, b: UiApp, taps: int) -> tuple[list[float], list[float]]:
+    here: list[float] = []
+    there: list[float] = []
+    for _ in range(taps):
+        on_b = b.watch_change(id="balance", timeout=30)
+        on_a = a.receive(a.watch_change(id="balance", then_tap=MENU_SODA, timeout=30), 45)
+        seen_b = b.receive(on_b, 45)
+        tapped = float(on_a["tap_at"])
+        here.append((float(on_a["at"]) - tapped) * 1000)
+        there.append((float(seen_b["at"]) - tapped) * 1000)
+    return here, there
+
+
+def frame_cost(a: UiApp, taps: int) -> list[float]:
+    """Tap -> shown for a change that never leaves the screen (the course picker relabels
+    the Fire button): what one frame costs on this machine's GL, with no node involved."""
+    out = []
+    for i in range(taps):
+        course = {"id": f"course_{2 if i % 2 == 0 else 1}", "index": 0}
+        reply = a.receive(a.watch_change(id="fire_course", then_tap=course, timeout=10))
+        out.append((float(reply["at"]) - float(reply["tap_at"])) * 1000)
+    return out
+
+
+def shift(a: UiApp, seconds: float) -> list[tuple[float, float, int]]:
+    """Whole checks by touch until ``seconds`` have passed; (elapsed s, RSS MB, checks)."""
+    samples = [(0.0, rss_mb(a.proc.pid), 0)]
+    start = time.monotonic()
+    done = 0
+    while time.monotonic() - start < seconds:
+        a.tap(id="floor_button")
+        open_check(a, str(20 + done % 60))
+        for category, item in (("Mains", "Grilled salmon"), ("Drinks", "Soda")) * 3:
+            add_item(a, category, item)
+        a.tap(id="fire_all")
+        a.wait("FIRED", contains=True)
+        a.tap(id="pay_button")
+        a.tap("Exact")
+        a.tap("Cash", index=0)
+        a.wait("Change")
+        a.tap(id="close_check")
+        a.wait(id="new_check")
+        done += 1
+        samples.append((time.monotonic() - start, rss_mb(a.proc.pid), done))
+    return samples
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--taps", type=int, default=200)
+    parser.add_argument("--shift-s", type=float, default=180.0)
+    parser.add_argument("--logs", type=Path, help="Keep the apps' logs here.")
+    args = parser.parse_args()
+    taps, shift_s = (40, 30.0) if args.quick else (args.taps, args.shift_s)
+    reason = ui_unavailable()
+    if reason:
+        print(f"skipped: {reason}")
+        return 0
+    reaper = ProcessReaper()
+    with tempfile.TemporaryDirectory(prefix="tablemesh-bench-") as tmp:
+        try:
+            root = Path(tmp)
+            site = Cluster(root / "site", reaper, nodes=3)
+            pins = {login.staff_id: login.pin for login in site.logins}
+            site.start(["n3"])
+            screen = VirtualScreen(reaper)
+            art = args.logs or root / "artifacts"
+            a = UiApp(
+                reaper, screen, "terminal.main:run", [site.data("n1")], artifacts=art, name="A"
+            )
+            b = UiApp(
+                reaper, screen, "terminal.main:run", [site.data("n2")], artifacts=art, name="B"
+            )
+            login(a, pins["s-ana"])
+            login(b, pins["s-ana"])
+            open_check(a, "1")
+            a.tap("Drinks")
+            b.tap("Table 1")
+            b.wait(id="balance")
+            add_item(a, "Drinks", "Soda")  # warm up both paths once
+            b.wait("Soda", contains=True)
+            frame = frame_cost(a, 30)
+            here, there = latency(a, b, taps)
+            print(f"tap 'add item' -> line on screen, {taps} taps, 3-node cluster on loopback")
+            print(
+                f"  one frame (a screen-only change, no node): "
+                f"p50 {statistics.median(frame):.1f} ms, p99 {pct(frame, 99):.1f} ms"
+            )
+            for name, values, target in (
+                ("same terminal", here, 50),
+                ("other terminal", there, 150),
+            ):
+                print(
+                    f"  {name:<15} p50 {statistics.median(values):6.1f} ms   "
+                    f"p99 {pct(values, 99):6.1f} ms   max {max(values):6.1f} ms   "
+                    f"(target p99 < {target} ms)"
+                )
+            b.close()
+            samples = shift(a, shift_s)
+            first, last = samples[0], samples[-1]
+            peak = max(s[1] for s in samples)
+            half = samples[len(samples) // 2]
+            print(
+                f"simulated shift on terminal A: {last[2]} checks by touch in {last[0]:.0f} s "
+                f"(each: open, 6 items, fire, pay cash, close)"
+            )
+            print(
+                f"  RSS start {first[1]:.0f} MB, middle {half[1]:.0f} MB, end {last[1]:.0f} MB, "
+                f"peak {peak:.0f} MB (target < 250 MB and flat)"
+            )
+            a.close()
+        finally:
+            reaper.reap()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

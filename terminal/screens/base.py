@@ -1,0 +1,58 @@
+"""What every screen shares: access to the app, and sending a command with Retry kept."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kivy.app import App
+from kivy.uix.screenmanager import Screen
+
+from terminal.backend import OnReply, PendingCommand, Reply
+
+
+class TerminalScreen(Screen):  # type: ignore[misc]
+    title = ""
+
+    @property
+    def app(self) -> Any:
+        return App.get_running_app()
+
+    def prepare(self, **kwargs: Any) -> None:
+        """Set what the screen shows before it is entered."""
+
+    def refresh(self) -> None:
+        """Read the node again (after a change, or when entered)."""
+
+    def send(
+        self,
+        pending: PendingCommand,
+        on_ok: Callable[[Reply], None],
+        *,
+        on_refused: Callable[[Reply], object] | None = None,
+        then: tuple[str, dict[str, Any]] | None = None,
+        on_then: OnReply | None = None,
+    ) -> None:
+        """Submit ``pending``; on "not acknowledged" offer Retry with the very same command.
+
+        Nothing the server typed is cleared on a failure: the screen still holds it.
+        """
+        app = self.app
+
+        def answered(reply: Reply) -> None:
+            if reply.get("ok"):
+                app.clear_notice()
+                on_ok(reply)
+                if then is None:  # with ``then`` the fresh read is already on its way
+                    app.changed()
+                return
+            if on_refused is not None and on_refused(reply) is not None:
+                return
+            app.show_error(
+                reply,
+                retry=lambda: self.send(
+                    pending, on_ok, on_refused=on_refused, then=then, on_then=on_then
+                ),
+            )
+
+        app.backend.submit(pending, answered, then=then, on_then=on_then)
