@@ -1,0 +1,263 @@
+"""Kitchen display figures: fire-to-screen latency at dinner rush, redraw with 60 open tickets.
+
+    python bench/kitchen.py            # 60 s of rush, then 20 s at 60 open tickets
+    python bench/kitchen.py --quick    # 15 s and 8 s
+    python bench/kitchen.py --window 1280x720
+
+A 5-node site on loopback: four terminal nodes (processes) and one expo KDS (the
+real Kivy app with its node inside, on a private Xvfb). Twelve server threads,
+each with its own control-socket client on a terminal node, open a table, add
+2-4 items and fire, a table every ~4 s each (~3 fires/s, the pace of a full
+200-seat room); a cook thread bumps the oldest expo tickets so the rail stays
+short, as a kitchen that keeps up does.
+
+- Fire-to-screen: from the moment a terminal's ``fire`` is acknowledged to the
+  first frame the KDS flipped with that ticket on its rail (wall clock, same
+  machine). Negative would mean the screen drew it before the terminal heard back.
+- Redraw: with 60 open tickets and a ticket fired and one bumped every second,
+  the UI thread's work for each update (apply the new ticket list) plus the
+  frame that shows it. Target: under 16.7 ms (one frame at 60 Hz).
+
+Needs Xvfb. Writes ``bench/results/kitchen.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mesh.client.api import ClientError, ControlClient  # noqa: E402
+from mesh.node.site_setup import DeviceSpec, init_site  # noqa: E402
+from tests.kitchen.harness import Kds, xvfb_missing  # noqa: E402
+from tests.support.procs import ProcessReaper  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+TERMINALS = ["n1", "n2", "n3", "n4"]
+SERVERS = 12
+TABLE_EVERY_S = 4.0
+KEEP_OPEN = 4  # the rush phase: cooks keep the expo rail this short
+MIN_AGE_TO_BUMP_MS = 3_000
+OPEN_TICKETS = 60
+MENU = ["burger", "ribeye", "salmon", "chicken", "wings", "fries", "caesar", "ipa", "wine"]
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(pct(values, 50), 2),
+        "p99_ms": round(pct(values, 99), 2),
+        "max_ms": round(max(values), 2) if values else float("nan"),
+        "n": len(values),
+    }
+
+
+class Server(threading.Thread):
+    """One server: a table every ``every`` seconds: open, add 2-4 items, fire."""
+
+    def __init__(self, root: Path, via: str, n: int, every: float, stop: threading.Event):
+        super().__init__(daemon=True)
+        self.client = ControlClient(root / via, timeout=10)
+        self.n, self.every, self.stop = n, every, stop
+        self.fired: list[tuple[str, float, int]] = []  # (expo ticket, time of the ack, index)
+        self.errors = 0
+        self.rng = random.Random(n)
+
+    def submit(self, command: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            reply = self.client.submit(command, timeout=5)
+        except ClientError:
+            self.errors += 1
+            return None
+        if not reply.get("ok"):
+            self.errors += 1
+            return None
+        outcome: dict[str, Any] = {**reply["outcome"], "_index": reply["index"]}
+        return outcome
+
+    def run(self) -> None:
+        time.sleep(self.rng.uniform(0, self.every))
+        table = 0
+        while not self.stop.is_set():
+            started = time.monotonic()
+            table += 1
+            opened = self.submit({"type": "open_check", "by": "s-ana", "server": "s-ana",
+                                  "table": f"{self.n}-{table}", "guests": 2})  # fmt: skip
+            if opened is not None:
+                items = [{"item": self.rng.choice(MENU), "qty": self.rng.randint(1, 3)}
+                         for _ in range(self.rng.randint(2, 4))]  # fmt: skip
+                check = opened["check"]
+                if self.submit({"type": "add_items", "by": "s-ana", "check": check,
+                                "items": items}):  # fmt: skip
+                    fired = self.submit({"type": "fire", "by": "s-ana", "check": check})
+                    if fired is not None:
+                        self.fired.append((fired["tickets"][-1], time.time(), fired["_index"]))
+            self.stop.wait(max(0.0, self.every - (time.monotonic() - started)))
+
+
+class Cook(threading.Thread):
+    """Every station keeps up: bumps the oldest tickets whenever more than ``keep`` are open."""
+
+    def __init__(self, root: Path, keep: int, stop: threading.Event, every: float = 0.25):
+        super().__init__(daemon=True)
+        self.client = ControlClient(root / "n1", timeout=10)
+        self.keep, self.stop, self.every = keep, stop, every
+        self.bumped = 0
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            try:
+                by_station: dict[str, list[dict[str, Any]]] = {}
+                for t in self.client.tickets()["tickets"]:
+                    by_station.setdefault(t["station"], []).append(t)
+                # Only tickets a few seconds old: a cook bumps what the screen showed.
+                late = [t for ts in by_station.values() for t in ts[: max(0, len(ts) - self.keep)]
+                        if t.get("age_ms", 0) > MIN_AGE_TO_BUMP_MS]  # fmt: skip
+                for t in late:
+                    reply = self.client.submit(
+                        {"type": "bump", "by": "k-dev", "ticket": t["id"]}, timeout=5
+                    )
+                    self.bumped += bool(reply.get("ok"))
+            except ClientError:
+                continue
+
+
+def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
+    stop = threading.Event()
+    servers = [
+        Server(root, TERMINALS[i % len(TERMINALS)], i, TABLE_EVERY_S, stop) for i in range(SERVERS)
+    ]
+    cook = Cook(root, KEEP_OPEN, stop)
+    for t in [*servers, cook]:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in [*servers, cook]:
+        t.join(15)
+    fired = [f for s in servers for f in s.fired]
+    deadline = time.monotonic() + 10
+    seen: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        seen = kds.state()["seen"]
+        if all(tid in seen for tid, _, _ in fired):
+            break
+        time.sleep(0.2)
+    latencies = [(seen[tid] - acked) * 1000 for tid, acked, _ in fired if tid in seen]
+    perf = kds.request("perf")
+    applied = perf["applied"]
+
+    def applied_at(index: int) -> float | None:
+        return next((at for i, at in applied if i >= index), None)
+
+    to_apply = [(applied_at(i) - acked) * 1000 for _, acked, i in fired if applied_at(i)]
+    apply_to_draw = [(seen[t] - applied_at(i)) * 1000 for t, _, i in fired
+                     if t in seen and applied_at(i)]  # fmt: skip
+    return {
+        "seconds": seconds,
+        "fires": len(fired),
+        "fires_per_s": round(len(fired) / seconds, 2),
+        "bumps": cook.bumped,
+        "errors": sum(s.errors for s in servers),
+        "never_drawn": sum(1 for tid, _, _ in fired if tid not in seen),
+        "fire_to_screen": summary(latencies),
+        "ack_to_kds_applied": summary(to_apply),
+        "kds_applied_to_drawn": summary(apply_to_draw),
+        "kds_fetch": summary(perf["pass_ms"]),
+        "kds_fetch_to_ui": summary(perf["queued_ms"]),
+    }
+
+
+def run_redraw(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
+    client = ControlClient(root / "n1", timeout=10)
+    server = Server(root, "n2", 99, 0, threading.Event())
+    while len(client.tickets(station="expo")["tickets"]) < OPEN_TICKETS:
+        server.submit({"type": "open_check", "by": "s-ana", "table": "T", "guests": 1})
+        checks = client.checks()["checks"]
+        check = checks[-1]["id"]
+        server.submit({"type": "add_items", "by": "s-ana", "check": check,
+                       "items": [{"item": "burger", "modifiers": ["mod-bacon"]},
+                                 {"item": "fries", "qty": 2}, {"item": "ipa"}]})  # fmt: skip
+        server.submit({"type": "fire", "by": "s-ana", "check": check})
+    kds.wait_for("60 tickets on the rail", lambda s: len(s["order"]) >= OPEN_TICKETS, 30)
+    kds.request("perf", reset=True)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        oldest = client.tickets(station="expo")["tickets"][0]["id"]
+        client.submit({"type": "bump", "by": "k-dev", "ticket": oldest})
+        check = client.checks()["checks"][-1]["id"]
+        server.submit({"type": "add_items", "by": "s-ana", "check": check,
+                       "items": [{"item": "salmon", "note": "no butter"}]})  # fmt: skip
+        server.submit({"type": "fire", "by": "s-ana", "check": check})
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+    redraws = kds.request("perf")["redraw_ms"]
+    return {"open_tickets": len(kds.state()["order"]), "redraw": summary(redraws)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    # Under Xvfb the frame is rendered in software: its size is most of the UI's cost.
+    parser.add_argument("--window", default="1920x1080", help="KDS window WxH")
+    args = parser.parse_args()
+    reason = xvfb_missing()
+    if reason:
+        print(f"skipped: {reason}")
+        return 0
+    rush_s, redraw_s = (15.0, 8.0) if args.quick else (60.0, 20.0)
+    reaper = ProcessReaper()
+    with tempfile.TemporaryDirectory(prefix="tm-kitchen-bench-") as tmp:
+        root = Path(tmp)
+        devices = [DeviceSpec(name=n) for n in TERMINALS]
+        devices.append(DeviceSpec(name="k1", role="kds", station="expo"))
+        init_site(root, devices, site="bench")
+        width, height = (int(x) for x in args.window.split("x"))
+        settings = {"default_staff": "k-dev", "width": width, "height": height}
+        (root / "k1" / "kitchen.json").write_text(json.dumps(settings))
+        kds: Kds | None = None
+        try:
+            for name in TERMINALS:
+                reaper.spawn([sys.executable, "-m", "mesh", "node", "--data", str(root / name)],
+                             log=root / name / "node.log")  # fmt: skip
+            kds = Kds(reaper, root / "k1", "expo", log=root / "kds.log").ready()
+            kds.wait_for("the node in the quorum", lambda s: s["dot"] != "cut_off", 30)
+            rush = run_rush(root, kds, rush_s)
+            redraw = run_redraw(root, kds, redraw_s)
+        finally:
+            if kds is not None:
+                kds.close()
+            reaper.reap()
+    figures = {"nodes": 5, "window": args.window, "rush": rush, "sixty_open": redraw}
+    f2s, rd = rush["fire_to_screen"], redraw["redraw"]
+    print(f"dinner rush on 5 nodes: {rush['fires']} fires in {rush_s:g} s "
+          f"({rush['fires_per_s']}/s), {rush['bumps']} bumps, {rush['errors']} errors, "
+          f"{rush['never_drawn']} never drawn")  # fmt: skip
+    print(f"fire-to-screen: p50 {f2s['p50_ms']} ms  p99 {f2s['p99_ms']} ms  "
+          f"max {f2s['max_ms']} ms  (n={f2s['n']}; target p99 < 100 ms)")  # fmt: skip
+    for part in ("ack_to_kds_applied", "kds_applied_to_drawn", "kds_fetch", "kds_fetch_to_ui"):
+        print(f"  {part}: p50 {rush[part]['p50_ms']} ms  p99 {rush[part]['p99_ms']} ms")
+    print(f"redraw with {redraw['open_tickets']} open tickets: p50 {rd['p50_ms']} ms  "
+          f"p99 {rd['p99_ms']} ms  max {rd['max_ms']} ms  (n={rd['n']}; "
+          f"one frame at 60 Hz = 16.7 ms)")  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "kitchen.json").write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""The KDS's only way to the node: every client call runs here, off the UI thread.
+
+One reader thread keeps the screen current. It wakes when the node says the
+ledger changed (``poke``, from the app's coalescing trigger) or every
+``POLL_S`` to ask for the status, because a device cut off from the quorum
+applies nothing and so never reports a change: the poll is what lets the screen
+say "cut off" at once. Results go back to the UI through ``post`` (the app
+passes a Kivy ``Clock.schedule_once`` wrapper), never by touching widgets here.
+
+Commands (bump, recall) and PIN logins run on a small pool of their own, so a
+write waiting for a quorum never holds back the picture of the rail.
+
+Must never: import Kivy, or anything of ``mesh`` but ``mesh.client``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kitchen.model import Catalog, TicketView, clock_offset_ms, ticket_views
+
+Reply = dict[str, Any]
+POLL_S = 0.5  # how stale "cut off" may be on screen, at most
+NUMBERS_EVERY_S = 5.0  # check numbers come from the cloud, seconds after a check opens
+STOP_JOIN_S = 5.0
+
+
+class FeedClient(Protocol):
+    def call(self, op: str, **args: Any) -> Reply: ...
+
+    def submit(self, command: dict[str, Any], *, timeout: float | None = None) -> Reply: ...
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What the reader saw in one pass; ``None`` fields did not need fetching."""
+
+    status: Reply | None
+    error: str | None = None
+    tickets: list[TicketView] | None = None
+    offset_ms: int | None = None
+    all_day: dict[str, int] | None = None
+    recall: list[TicketView] | None = None
+    catalog: Catalog | None = None
+    taken_at: float = field(default_factory=time.monotonic)
+
+
+def _unreachable(exc: BaseException) -> Reply:
+    return {"ok": False, "error": {"code": "unreachable", "message": f"node not answering: {exc}"}}
+
+
+class Feed:
+    def __init__(
+        self,
+        client: FeedClient,
+        station: str,
+        post: Callable[[Callable[[], None]], None],
+        deliver: Callable[[Snapshot], None],
+        *,
+        poll_s: float = POLL_S,
+    ) -> None:
+        self.client = client
+        self.station = station
+        self._post = post
+        self._deliver = deliver
+        self._poll_s = poll_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._extras: set[str] = set()
+        self._extras_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="kitchen-feed", daemon=True)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kitchen-cmd")
+        self.catalog = Catalog()
+        self._numbers: dict[str, int | None] = {}
+        self._numbers_at = -NUMBERS_EVERY_S
+        self._status: Reply | None = None
+        self._status_at = 0.0
+
+    # -- called from the UI thread -------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(STOP_JOIN_S)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def poke(self) -> None:
+        """The ledger changed (or the user wants fresh data): fetch on the next pass."""
+        self._wake.set()
+
+    def want(self, extra: str, on: bool) -> None:
+        """Also fetch ``all_day`` or ``recall`` while that view is on screen."""
+        with self._extras_lock:
+            if on:
+                self._extras.add(extra)
+            else:
+                self._extras.discard(extra)
+        if on:
+            self.poke()
+
+    def submit(
+        self, command: dict[str, Any], timeout: float, done: Callable[[Reply], None]
+    ) -> None:
+        def work() -> None:
+            try:
+                reply = self.client.submit(command, timeout=timeout)
+            except Exception as exc:  # the screen must say why, whatever broke
+                reply = _unreachable(exc)
+            self._post(lambda: done(reply))
+            self.poke()
+
+        self._pool.submit(work)
+
+    def call(self, op: str, done: Callable[[Reply], None], **args: Any) -> None:
+        def work() -> None:
+            try:
+                reply = self.client.call(op, **args)
+            except Exception as exc:
+                reply = _unreachable(exc)
+            self._post(lambda: done(reply))
+
+        self._pool.submit(work)
+
+    # -- the reader thread ------------------------------------------------------------
+    def _run(self) -> None:
+        last_applied: int | None = None
+        while not self._stop.is_set():
+            woke = self._wake.wait(self._poll_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                snap = self._pass(woke, last_applied)
+            except Exception as exc:  # a node that fails must show, not freeze the screen
+                snap = Snapshot(status=None, error=str(exc) or type(exc).__name__)
+                self._status = None
+                last_applied = None
+            else:
+                if snap.tickets is not None and snap.status is not None:
+                    last_applied = snap.status.get("applied_index")
+                    if woke:  # fetched for a change the cached status predates
+                        last_applied = None
+            self._deliver(snap)
+
+    def _check_numbers(self) -> dict[str, int | None]:
+        """Temporary check ID -> real number; every open check is listed, so not every pass."""
+        now = time.monotonic()
+        if now - self._numbers_at >= NUMBERS_EVERY_S:
+            checks = self.client.call("checks").get("checks", [])
+            self._numbers = {c["id"]: c.get("number") for c in checks}
+            self._numbers_at = now
+        return self._numbers
+
+    def _pass(self, woke: bool, last_applied: int | None) -> Snapshot:
+        now = time.monotonic()
+        status = self._status
+        # A change just applied means the node is alive: draw it first, and leave the
+        # status (one more hop onto the node's loop) to the next timed pass.
+        if status is None or not woke or now - self._status_at >= self._poll_s:
+            status = self.client.call("status")
+            if not status.get("ok"):
+                self._status = None
+                return Snapshot(status=None, error=str(status.get("error")))
+            self._status, self._status_at = status, now
+        snap = Snapshot(status=status)
+        if not self.catalog.loaded:
+            self.catalog = Catalog.from_reply(self.client.call("catalog"))
+            snap.catalog = self.catalog
+            woke = True
+        with self._extras_lock:
+            extras = set(self._extras)
+        if not (woke or status.get("applied_index") != last_applied):
+            return snap
+        expo = self.catalog.is_expo(self.station)
+        # Expo needs every station's open tickets to tell which lines are done.
+        reply = self.client.call("tickets", **({} if expo else {"station": self.station}))
+        raw = reply.get("tickets", [])
+        numbers = self._check_numbers()
+        if any(t["items"] and t["station"] not in self.catalog.station_names for t in raw):
+            self.catalog = Catalog.from_reply(self.client.call("catalog"))
+            snap.catalog = self.catalog
+        snap.tickets = ticket_views(self.station, raw, self.catalog, numbers)
+        snap.offset_ms = clock_offset_ms(raw, int(time.time() * 1000))
+        if "all_day" in extras:
+            # Expo counts the whole kitchen (the ledger skips expo's copies, so once each).
+            scope = {} if expo else {"station": self.station}
+            query = self.client.call("query", name="all_day", **scope)
+            snap.all_day = dict(query.get("counts", {}))
+        if "recall" in extras:
+            query = self.client.call("query", name="recently_bumped", station=self.station)
+            snap.recall = ticket_views(
+                self.station, query.get("tickets", []), self.catalog, numbers
+            )
+        return snap

@@ -1,0 +1,59 @@
+"""``tablemesh kitchen``: start this device's node, then the KDS window over it.
+
+Kivy reads its configuration when its window module is first imported, so the
+window size and key handling are set here before ``kitchen.app`` is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from kitchen.settings import KitchenSettings, SettingsError, load_settings, node_station
+from mesh.client import api
+
+
+def configure_kivy(settings: KitchenSettings) -> None:
+    os.environ.setdefault("KIVY_NO_ARGS", "1")  # our CLI owns the arguments
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")  # the node's log is the device's log
+    from kivy.config import Config
+
+    Config.set("kivy", "exit_on_escape", "0")  # Esc means "back to the rail" on a KDS
+    Config.set("graphics", "width", str(settings.width))
+    Config.set("graphics", "height", str(settings.height))
+    Config.set("graphics", "fullscreen", "auto" if settings.fullscreen else "0")
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+
+
+def choose_station(asked: str | None, settings: KitchenSettings, data_dir: Path) -> str:
+    return asked or settings.station or node_station(data_dir) or "expo"
+
+
+def run(data_dir: Path, station: str | None) -> int:
+    try:
+        settings = load_settings(data_dir)
+    except SettingsError as exc:
+        sys.stderr.write(f"tablemesh kitchen: {exc}\n")
+        return 2
+    chosen = choose_station(station, settings, data_dir)
+    configure_kivy(settings)
+    from kivy.clock import Clock
+
+    from kitchen.app import KitchenApp
+
+    node = api.EmbeddedNode(data_dir)
+    client = node.start()
+    try:
+        app = KitchenApp(client, settings, chosen)
+
+        def on_term(_sig: int, _frame: FrameType | None) -> None:
+            Clock.schedule_once(lambda _dt: app.stop(), 0)
+
+        signal.signal(signal.SIGTERM, on_term)
+        app.run()
+    finally:
+        node.stop()
+    return 0

@@ -1,0 +1,136 @@
+"""The rail: open tickets in columns, oldest first, a page at a time.
+
+Cards are keyed by ticket id and kept between updates, so a ticket can never be
+drawn twice and a change redraws only its own card. A new ticket's card is
+built at once when it lands on the visible page; the others are built a few per
+frame in the background, so 60 open tickets never stall a frame. Cards of
+bumped tickets go to a pool and are re-filled for the next ones.
+"""
+
+from __future__ import annotations
+
+from kivy.clock import Clock
+from kivy.properties import NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.screenmanager import Screen
+
+from kitchen.model import TicketView
+from kitchen.screens import load_kv
+from kitchen.widgets import TicketCard
+
+load_kv(__file__)
+
+BUILD_PER_FRAME = 4  # off-page cards made per frame: a few ms each on a slow tablet
+POOL_MAX = 40
+
+
+class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
+    columns = NumericProperty(1)
+    card_width = NumericProperty(300)
+    page = NumericProperty(0)
+    pages = NumericProperty(1)
+    open_count = NumericProperty(0)
+    empty_text = StringProperty("Waiting for the node...")
+    bump_handler = ObjectProperty(None, allownone=True)  # callable(ticket_id, line | None)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._views: dict[str, TicketView] = {}
+        self._order: list[str] = []
+        self._cards: dict[str, TicketCard] = {}
+        self._pool: list[TicketCard] = []
+        self._shown: list[TicketCard] = []
+        self._build_event = Clock.create_trigger(self._build_some, 0)
+        self.ids.cards.bind(size=lambda *_: self._relayout())
+        self.bind(card_width=lambda *_: self._relayout())
+
+    # -- what the app calls -------------------------------------------------------
+    def set_tickets(self, views: list[TicketView]) -> None:
+        fresh = {v.id: v for v in views}
+        for gone in set(self._views) - set(fresh):
+            card = self._cards.pop(gone, None)
+            if card is not None and len(self._pool) < POOL_MAX:
+                self._pool.append(card)
+        for tid, view in fresh.items():
+            card = self._cards.get(tid)
+            if card is not None and self._views.get(tid) != view:
+                card.show(view)
+        self._views = fresh
+        self._order = [v.id for v in views]
+        self.open_count = len(views)
+        self.empty_text = "All clear: no open tickets" if not views else ""
+        self._relayout()
+        if len(self._cards) < len(self._order):
+            self._build_event()
+
+    def card(self, ticket_id: str) -> TicketCard | None:
+        return self._cards.get(ticket_id)
+
+    def visible(self) -> list[TicketCard]:
+        return list(self._shown)
+
+    def order(self) -> list[str]:
+        return list(self._order)
+
+    def turn(self, delta: int) -> None:
+        self.page = max(0, min(self.pages - 1, self.page + delta))
+        self._relayout()
+
+    def bump_position(self, position: int) -> None:
+        """The bump bar's number key: bump the whole ticket at that place on this page."""
+        if 1 <= position <= len(self._shown):
+            self._shown[position - 1].bump_whole()
+
+    def tick(self, now_ms: float, warn_s: float, late_s: float) -> None:
+        for card in self._shown:  # only what is on screen needs its timer redrawn
+            card.set_age(now_ms, warn_s, late_s)
+
+    def clear_pending(self, ticket_id: str) -> None:
+        card = self._cards.get(ticket_id)
+        if card is not None:
+            card.clear_pending()
+
+    # -- cards ------------------------------------------------------------------------
+    def _make(self, tid: str) -> TicketCard:
+        card = self._pool.pop() if self._pool else TicketCard()
+        card.bump_handler = self._bumped
+        card.show(self._views[tid])
+        self._cards[tid] = card
+        return card
+
+    def _bumped(self, ticket_id: str, line: str | None) -> None:
+        if self.bump_handler is not None:
+            self.bump_handler(ticket_id, line)
+
+    def _build_some(self, _dt: float) -> None:
+        made = 0
+        for tid in self._order:
+            if tid not in self._cards:
+                self._make(tid)
+                made += 1
+                if made >= BUILD_PER_FRAME:
+                    self._build_event()
+                    return
+
+    def _relayout(self) -> None:
+        box = self.ids.get("cards")
+        if box is None:
+            return
+        spacing = box.spacing if isinstance(box.spacing, int | float) else box.spacing[0]
+        cols = max(1, int((box.width + spacing) // (self.card_width + spacing)))
+        self.columns = cols
+        self.pages = max(1, -(-len(self._order) // cols))
+        self.page = min(self.page, self.pages - 1)
+        start = self.page * cols
+        page_ids = self._order[start : start + cols]
+        wanted = [self._cards.get(tid) or self._make(tid) for tid in page_ids]
+        width = (box.width - spacing * (cols - 1)) / cols
+        for i, card in enumerate(wanted, start=1):
+            card.position = i
+            card.width = width
+        if wanted != self._shown:
+            box.clear_widgets()
+            for card in wanted:
+                if card.parent is not None:
+                    card.parent.remove_widget(card)
+                box.add_widget(card)
+            self._shown = wanted

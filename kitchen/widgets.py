@@ -1,0 +1,143 @@
+"""The KDS's reusable widgets: a ticket card, its item rows, the status dot.
+
+A card is built once and then only re-filled (``show``) when its ticket
+changes, or handed to another ticket from the rail's pool: a busy rail never
+rebuilds its widget tree. Their look lives in ``widgets.kv``.
+"""
+
+from __future__ import annotations
+
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    ObjectProperty,
+    StringProperty,
+)
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+from kivy.utils import escape_markup
+
+from kitchen.model import NORMAL, ItemView, TicketView, age_level, format_age
+
+MOD_COLOUR = "c8c8c8"
+NOTE_COLOUR = "ffd24a"
+VOID_COLOUR = "ff5a5a"
+DONE_COLOUR = "6fdc8c"
+WAIT_COLOUR = "ffb84a"
+DIM_COLOUR = "7a7a7a"
+SEAT_COLOUR = "99aadd"
+
+
+def item_markup(item: ItemView) -> str:
+    """One item as the cook reads it: quantity, name, seat; modifiers and note below."""
+    done_here = item.state == "bumped" and not item.station  # done, still on the ticket
+    mod, note, seat_c = (DIM_COLOUR,) * 3 if done_here else (MOD_COLOUR, NOTE_COLOUR, SEAT_COLOUR)
+    name = escape_markup(item.name)
+    seat = f"  [size=18sp][color={seat_c}]S{item.seat}[/color][/size]" if item.seat else ""
+    head = f"[b]{item.qty}[/b]  {name}{seat}"
+    if item.state == "voided":
+        head = f"[s]{head}[/s]  [b][color={VOID_COLOUR}]VOID[/color][/b]"
+    elif done_here:
+        head = f"[color={DIM_COLOUR}]{head}[/color]  [b][color={DONE_COLOUR}]DONE[/color][/b]"
+    lines = [head, *(f"[color={mod}]   - {escape_markup(m)}[/color]" for m in item.modifiers)]
+    if item.note:
+        lines.append(f"[color={note}][i]   >> {escape_markup(item.note)}[/i][/color]")
+    if item.station and item.state != "voided":  # expo: where it is cooked, is it ready
+        where = escape_markup(item.station.title())
+        ready = f"[color={DONE_COLOUR}]READY[/color]"
+        tag = ready if item.done else f"[color={WAIT_COLOUR}]cooking[/color]"
+        lines.append(f"   [size=17sp]{where}: {tag}[/size]")
+    return "\n".join(lines)
+
+
+class ItemRow(ButtonBehavior, Label):  # type: ignore[misc]  # Kivy ships no type hints
+    """One ticket item; a tap bumps just this item."""
+
+    line = StringProperty("")
+    item_state = StringProperty("new")  # not "state": ButtonBehavior owns that name
+    pending = BooleanProperty(False)
+
+
+class TicketCard(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints
+    """One ticket as a column: header with table and age, items, a bump button."""
+
+    ticket_id = StringProperty("")
+    position = NumericProperty(0)  # 1.. on the current page: the bump bar's key
+    table = StringProperty("")
+    details = StringProperty("")
+    flags = StringProperty("")
+    has_void = BooleanProperty(False)
+    stations_text = StringProperty("")
+    age_text = StringProperty("0:00")
+    level = StringProperty(NORMAL)
+    pending = BooleanProperty(False)
+    overflow = BooleanProperty(False)
+    created_at = NumericProperty(0)
+    bump_handler = ObjectProperty(None, allownone=True)  # callable(ticket_id, line | None)
+    rows = ListProperty([])
+
+    def show(self, view: TicketView) -> None:
+        self.ticket_id = view.id
+        self.created_at = view.created_at
+        self.table = f"Table {view.table}"
+        self.details = f"{view.server}   #{view.check}"
+        flags = []
+        if view.has_void:
+            flags.append("VOID AFTER FIRE")
+        if view.course is not None:
+            flags.append(f"COURSE {view.course} FIRED")
+        self.flags = "   ".join(flags)
+        self.has_void = view.has_void
+        ready = [escape_markup(name) for name, done in view.stations if done]
+        waiting = [escape_markup(name) for name, done in view.stations if not done]
+        parts = []
+        if waiting:
+            parts.append(f"[color={WAIT_COLOUR}]Waiting: {', '.join(waiting)}[/color]")
+        if ready:
+            parts.append(f"[color={DONE_COLOUR}]Ready: {', '.join(ready)}[/color]")
+        self.stations_text = "   ".join(parts)
+        self.pending = False
+        box = self.ids.item_box
+        rows: list[ItemRow] = list(self.rows)
+        while len(rows) < len(view.items):  # reuse rows; make only the missing ones
+            row = ItemRow()
+            row.bind(on_release=self._row_tapped)
+            rows.append(row)
+            box.add_widget(row)
+        while len(rows) > len(view.items):
+            box.remove_widget(rows.pop())
+        for row, item in zip(rows, view.items, strict=True):
+            row.line = item.line
+            row.item_state = item.state
+            row.pending = False
+            row.text = item_markup(item)
+        self.rows = rows
+
+    def set_age(self, now_ms: float, warn_s: float, late_s: float) -> None:
+        age_s = max(0.0, (now_ms - self.created_at) / 1000)
+        self.age_text = format_age(age_s)
+        self.level = age_level(age_s, warn_s, late_s)
+
+    def _row_tapped(self, row: ItemRow) -> None:
+        if row.item_state == "new" and self.bump_handler is not None and not self.pending:
+            row.pending = True
+            self.bump_handler(self.ticket_id, row.line)
+
+    def bump_whole(self) -> None:
+        if self.bump_handler is not None and not self.pending:
+            self.pending = True
+            self.bump_handler(self.ticket_id, None)
+
+    def clear_pending(self) -> None:
+        self.pending = False
+        for row in self.rows:
+            row.pending = False
+
+
+class StatusDot(Widget):  # type: ignore[misc]  # Kivy ships no type hints
+    """The site's status dot, as on the terminal: green, amber, red, or a slashed ring."""
+
+    state = StringProperty("unknown")

@@ -1,0 +1,230 @@
+"""Runs the real KDS app with a test driver: JSON requests on stdin, replies on stdout.
+
+The app is built exactly as ``tablemesh kitchen`` builds it (``kitchen.main``'s
+configuration, an embedded node, ``KitchenApp``); the driver only adds a
+reader thread that hands each request to the Kivy thread. Taps are real
+touches dispatched through Kivy's event loop at a widget's window position;
+keys go through the window's ``on_key_down`` as a bump bar's would.
+
+Kivy and the node log to stderr; the original stdout is kept for the protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+PROTO = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)  # anything printed by a library must not corrupt the protocol
+
+
+def reply(seq: Any, **fields: Any) -> None:
+    PROTO.write(json.dumps({"seq": seq, **fields}) + "\n")
+    PROTO.flush()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", required=True, type=Path)
+    parser.add_argument("--station")
+    args = parser.parse_args()
+
+    from kitchen.main import choose_station, configure_kivy
+    from kitchen.settings import load_settings
+
+    settings = load_settings(args.data)
+    configure_kivy(settings)
+    from kivy.base import EventLoop
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+    from kivy.tests.common import UnitTestTouch
+
+    from kitchen.app import KitchenApp
+    from mesh.client.api import EmbeddedNode
+
+    node = EmbeddedNode(args.data)
+    client = node.start()
+    app = KitchenApp(client, settings, choose_station(args.station, settings, args.data))
+    applied: list[tuple[int, float]] = []  # (applied index, wall time) as the node reports
+    client.watch(lambda index: applied.append((index, time.time())))
+    seen: dict[str, float] = {}  # ticket id -> wall time of the first frame that showed it
+
+    def on_flip(*_: Any) -> None:
+        rail = getattr(app, "rail", None)
+        if rail is None:
+            return
+        now = time.time()
+        for tid in rail.order():
+            if tid not in seen:
+                seen[tid] = now
+
+    # Redraw cost: a ticket update applied on the UI thread plus the frame that shows it.
+    perf: dict[str, Any] = {"apply_s": None, "draw_at": 0.0}
+    perf.update(redraw_ms=[], queued_ms=[], pass_ms=[])
+    plain_apply = app.apply
+
+    def timed_apply(snap: Any) -> None:
+        started = time.perf_counter()
+        if snap.tickets is not None:  # from the start of the feed's pass to the UI thread
+            perf["queued_ms"].append((time.monotonic() - snap.taken_at) * 1000)
+        plain_apply(snap)
+        if snap.tickets is not None:
+            perf["apply_s"] = (perf["apply_s"] or 0.0) + time.perf_counter() - started
+
+    app.apply = timed_apply
+    plain_pass = app.feed._pass
+
+    def timed_pass(woke: bool, last: int | None) -> Any:
+        started = time.monotonic()
+        snap = plain_pass(woke, last)
+        if snap.tickets is not None:
+            perf["pass_ms"].append((time.monotonic() - started) * 1000)
+        return snap
+
+    app.feed._pass = timed_pass
+
+    def on_draw(*_: Any) -> None:  # bound handlers run before the window draws
+        perf["draw_at"] = time.perf_counter()
+
+    def on_flip_perf(*_: Any) -> None:
+        if perf["apply_s"] is not None:
+            drawn = time.perf_counter() - perf["draw_at"]
+            perf["redraw_ms"].append((perf["apply_s"] + drawn) * 1000)
+            perf["apply_s"] = None
+
+    Window.bind(on_flip=on_flip, on_draw=on_draw)
+    Window.bind(on_flip=on_flip_perf)
+
+    def tap(widget: Any) -> None:
+        x, y = widget.to_window(*widget.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        touch.touch_up()
+
+    def card_state(card: Any) -> dict[str, Any]:
+        return {
+            "id": card.ticket_id,
+            "position": card.position,
+            "table": card.table,
+            "details": card.details,
+            "flags": card.flags,
+            "stations": card.stations_text,
+            "age": card.age_text,
+            "level": card.level,
+            "pending": card.pending,
+            "items": [{"line": r.line, "state": r.item_state, "text": r.text} for r in card.rows],
+        }
+
+    def state() -> dict[str, Any]:
+        rail = app.rail
+        views = rail._views
+        return {
+            "screen": app.sm.current,
+            "banner": app.banner,
+            "dot": app.dot,
+            "dot_widget": app.root.ids.dot.state,
+            "message": app.message,
+            "staff": app.staff_id,
+            "page_text": app.page_text,
+            "order": rail.order(),
+            "tickets": {
+                tid: [
+                    {"line": i.line, "state": i.state, "name": i.name, "note": i.note}
+                    for i in views[tid].items
+                ]
+                for tid in rail.order()
+            },
+            "shown": [card_state(c) for c in rail.visible()],
+            "all_day": list(app.all_day.rows),
+            "recall": [r["ticket_id"] for r in app.recall_screen.rows],
+            "seen": dict(seen),
+        }
+
+    def handle(req: dict[str, Any]) -> None:
+        seq, cmd = req.get("seq"), req.get("cmd")
+        try:
+            if cmd == "state":
+                reply(seq, ok=True, state=state())
+            elif cmd == "tap_bump":
+                card = app.rail.card(req["ticket"])
+                if card is None or card not in app.rail.visible():
+                    reply(seq, ok=False, error="ticket not on the visible page")
+                    return
+                button = next(w for w in card.walk() if getattr(w, "text", "") == "BUMP")
+                tap(button)
+                reply(seq, ok=True)
+            elif cmd == "tap_item":
+                card = app.rail.card(req["ticket"])
+                row = next(r for r in card.rows if r.line == req["line"])
+                tap(row)
+                reply(seq, ok=True)
+            elif cmd == "tap_id":
+                tap(app.root.ids[req["id"]])
+                reply(seq, ok=True)
+            elif cmd == "tap_text":
+                screen = app.sm.current_screen
+                found = [w for w in screen.walk() if getattr(w, "text", None) == req["text"]]
+                if not found:
+                    reply(seq, ok=False, error=f"no widget says {req['text']!r}")
+                    return
+                tap(found[0])
+                reply(seq, ok=True)
+            elif cmd == "key":
+                text = req.get("text")
+                Window.dispatch("on_key_down", req["key"], 0, text, [])
+                Window.dispatch("on_key_up", req["key"], 0)
+                reply(seq, ok=True)
+            elif cmd == "screenshot":
+                path = Path(req["path"])
+                made = Window.screenshot(name=str(path.with_suffix("")) + ".png")
+                Path(made).replace(path)
+                reply(seq, ok=True, path=str(path))
+            elif cmd == "perf":
+                reply(
+                    seq,
+                    ok=True,
+                    redraw_ms=list(perf["redraw_ms"]),
+                    queued_ms=list(perf["queued_ms"]),
+                    pass_ms=list(perf["pass_ms"]),
+                    applied=applied[-5000:],
+                )
+                if req.get("reset"):
+                    perf["redraw_ms"].clear()
+                    perf["queued_ms"].clear()
+                    perf["pass_ms"].clear()
+            elif cmd == "quit":
+                reply(seq, ok=True)
+                app.stop()
+            else:
+                reply(seq, ok=False, error=f"unknown cmd {cmd!r}")
+        except Exception as exc:  # report to the test instead of killing the app
+            reply(seq, ok=False, error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc())
+
+    def read_requests() -> None:
+        for line in sys.stdin:
+            req = json.loads(line)
+            Clock.schedule_once(lambda _dt, r=req: handle(r), 0)
+        Clock.schedule_once(lambda _dt: app.stop(), 0)  # the test went away
+
+    def ready(_dt: float) -> None:
+        threading.Thread(target=read_requests, daemon=True).start()
+        reply("ready", ok=True, pid=os.getpid())
+
+    Clock.schedule_once(ready, 0.5)
+    try:
+        app.run()
+    finally:
+        node.stop()
+        EventLoop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

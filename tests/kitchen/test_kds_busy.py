@@ -1,0 +1,95 @@
+"""A dinner rush on one rail: 60 open tickets, paging, bump-bar keys, colour ageing.
+
+Tickets are fired in three waves a few seconds apart with short ageing
+thresholds, so the first page shows red, yellow and green headers together. A
+held course fired later and a void after fire are on the first page too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.kitchen import scenario
+from tests.kitchen.harness import Kds
+from tests.support.cluster import Cluster
+
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(180)]
+
+OPEN = 60
+KEY_RIGHT, KEY_LEFT, KEY_2, KEY_A = 275, 276, 50, 97
+
+
+def test_sixty_open_tickets_page_and_bump_by_key(
+    tmp_path: Path,
+    reaper: object,
+    kds_factory: Callable[..., Kds],
+    artifacts_dir: Path,
+) -> None:
+    cluster = Cluster(
+        tmp_path / "site",
+        reaper,  # type: ignore[arg-type]
+        devices=scenario.devices({"k1": "grill", "k2": "expo"}),
+    )
+    for name in ("k1", "k2"):
+        (cluster.data(name) / "kitchen.json").write_text(
+            json.dumps({"default_staff": scenario.KITCHEN_STAFF, "warn_after_s": 5,
+                        "late_after_s": 10})
+        )  # fmt: skip
+    cluster.start(["n1", "n2", "n3"])
+    grill, expo = kds_factory(cluster.data("k1"), None), kds_factory(cluster.data("k2"), None)
+    grill.ready()
+    expo.ready()
+    terminal = cluster.client(cluster.leader())
+
+    first = scenario.fire_table(terminal, "14", 0)
+    scenario.fire_table(terminal, "3", 1)
+    time.sleep(5.5)
+    held = scenario.open_check(terminal, "21")
+    scenario.order(terminal, held, [{"item": "caesar"}, {"item": "ribeye", "course": 2,
+                                    "modifiers": ["mod-medium"]}])  # fmt: skip
+    scenario.ok(terminal.submit({"type": "hold_course", "by": "s-ana", "check": held,
+                                 "course": 2}))  # fmt: skip
+    scenario.fire(terminal, held)  # course 1 only: the ribeye waits
+    scenario.fire_table(terminal, "9", 3)
+    time.sleep(5.0)
+    scenario.fire(terminal, held, course=2)  # the held course, fired now
+    scenario.fire_table(terminal, "30", 4)
+    for n in range(5, OPEN):
+        scenario.fire_table(terminal, str(40 + n), n)
+    # A void after fire on the first ticket, approved by a manager.
+    lines = terminal.checks(check=first)["check"]["lines"]
+    fries = next(line["id"] for line in lines if line["item"] == "fries")
+    void = {"type": "void_item", "by": "s-ana", "check": first, "line": fries,
+            "reason": "sent wrong", "approved_by": scenario.MANAGER}  # fmt: skip
+    scenario.ok(terminal.submit(void))
+    grill_ids = [t["id"] for t in terminal.tickets(station="grill")["tickets"]]
+    assert len(grill_ids) == OPEN
+
+    state = grill.wait_for("60 tickets", lambda s: s["order"] == grill_ids, 30)
+    assert state["page_text"] == "60 open   page 1/10"
+    levels = [c["level"] for c in state["shown"]]
+    assert levels[:2] == ["late", "late"] and "warn" in levels and levels[-1] == "normal"
+    assert any("COURSE 2 FIRED" in c["flags"] for c in state["shown"])
+    expo.wait_for("expo's tickets", lambda s: len(s["order"]) == OPEN + 1, 30)  # + the caesar
+    grill.screenshot(artifacts_dir / "kitchen-busy.png")
+    expo.screenshot(artifacts_dir / "kitchen-expo-busy.png")
+
+    # The bump bar: next page, then key 2 bumps the second ticket on it.
+    grill.do("key", key=KEY_RIGHT)
+    state = grill.wait_for("page 2", lambda s: s["page_text"].endswith("page 2/10"), 5)
+    target = state["shown"][1]["id"]
+    assert target == grill_ids[len(state["shown"]) + 1]
+    grill.do("key", key=KEY_2, text="2")
+    grill.wait_for("the keyed bump", lambda s: target not in s["order"], 15)
+    assert target not in [t["id"] for t in terminal.tickets(station="grill")["tickets"]]
+    grill.do("key", key=KEY_LEFT)
+    grill.wait_for("page 1", lambda s: s["page_text"].endswith("page 1/10"), 5)
+
+    grill.do("key", key=KEY_A, text="a")
+    state = grill.wait_for("all day", lambda s: len(s["all_day"]) >= 4, 10)
+    grill.screenshot(artifacts_dir / "kitchen-all-day-grill.png")

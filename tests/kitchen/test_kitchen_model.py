@@ -1,0 +1,107 @@
+"""The KDS's data shaping (no window): names, expo's per-station progress, ageing, settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kitchen import keys
+from kitchen.model import (
+    LATE,
+    NORMAL,
+    WARN,
+    Catalog,
+    age_level,
+    clock_offset_ms,
+    cut_off,
+    format_age,
+    ticket_views,
+)
+from kitchen.settings import KitchenSettings, SettingsError, load_settings, node_station
+from mesh.ledger.sample_catalog import sample_catalog
+
+CATALOG = Catalog.from_reply({"catalog": sample_catalog()})
+
+
+def item(line: str, name: str, item_id: str, state: str = "new", qty: int = 1) -> dict[str, Any]:
+    return {"line": line, "item": item_id, "name": name, "qty": qty, "modifiers": [],
+            "note": "", "seat": 0, "course": 1, "state": state}  # fmt: skip
+
+
+def ticket(tid: str, station: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": tid, "check": "A1-1V", "table": "12", "server": "s-ana", "station": station,
+            "course": None, "status": "open", "created_at": 1_000, "bumped_at": None,
+            "items": items, "age_ms": 4_000}  # fmt: skip
+
+
+TICKETS = [
+    ticket("K1", "bar", [item("L3", "House IPA", "ipa", qty=2)]),
+    ticket("K2", "grill", [item("L1", "Ribeye 14oz", "ribeye", "bumped")]),
+    ticket("K4", "expo", [item("L1", "Ribeye 14oz", "ribeye"), item("L2", "Fries", "fries"),
+                          item("L3", "House IPA", "ipa", qty=2),
+                          item("L5", "Caesar salad", "caesar", "voided")]),
+]  # fmt: skip
+
+
+def test_a_station_sees_its_own_tickets_with_names_and_the_check_number() -> None:
+    (view,) = ticket_views("grill", TICKETS, CATALOG, {"A1-1V": 1042})
+    assert (view.id, view.server, view.check, view.synced) == ("K2", "Ana", "1042", True)
+    assert [(i.name, i.state) for i in view.items] == [("Ribeye 14oz", "bumped")]
+    (view,) = ticket_views("bar", TICKETS, CATALOG, {})
+    assert (view.check, view.synced) == ("A1-1V", False)
+
+
+def test_expo_sees_which_station_is_done() -> None:
+    # The fry ticket was bumped (it left the open list); the grill bumped its item;
+    # the bar has not; the voided salad counts for no station.
+    (view,) = ticket_views("expo", TICKETS, CATALOG, {})
+    done = {i.name: (i.station, i.done) for i in view.items}
+    assert done["Ribeye 14oz"] == ("grill", True)
+    assert done["Fries"] == ("fry", True)
+    assert done["House IPA"] == ("bar", False)
+    assert view.stations == (("Bar", False), ("Fry", True), ("Grill", True))
+    assert view.has_void
+
+
+def test_ageing_and_clock_offset() -> None:
+    assert [age_level(s, 300, 480) for s in (0, 299, 300, 479, 480)] == [
+        NORMAL, NORMAL, WARN, WARN, LATE]  # fmt: skip
+    assert [format_age(s) for s in (0, 61.9, 3600 + 125)] == ["0:00", "1:01", "1h02"]
+    assert clock_offset_ms(TICKETS, local_ms=4_500) == 500
+    assert clock_offset_ms([], local_ms=1) is None
+
+
+def test_cut_off_is_read_from_the_status() -> None:
+    assert cut_off(None)
+    assert cut_off({"dot": "cut_off", "in_quorum": False})
+    assert cut_off({"dot": "red", "in_quorum": False})
+    assert not cut_off({"dot": "red", "in_quorum": True})
+
+
+def test_settings(tmp_path: Path) -> None:
+    assert load_settings(tmp_path) == KitchenSettings()
+    (tmp_path / "kitchen.json").write_text(json.dumps({"warn_after_s": 60, "late_after_s": 90}))
+    assert load_settings(tmp_path).late_after_s == 90
+    (tmp_path / "kitchen.json").write_text(json.dumps({"warn_after_s": 90, "late_after_s": 60}))
+    with pytest.raises(SettingsError):
+        load_settings(tmp_path)
+    (tmp_path / "kitchen.json").write_text(json.dumps({"colour": "red"}))
+    with pytest.raises(SettingsError, match="unknown keys"):
+        load_settings(tmp_path)
+    assert node_station(tmp_path) is None
+    (tmp_path / "node.json").write_text(json.dumps({"station": "fry"}))
+    assert node_station(tmp_path) == "fry"
+
+
+def test_bump_bar_keys() -> None:
+    assert keys.action("rail", 51, "3") == ("bump", 3)
+    assert keys.action("recall", 49, "1") == ("recall", 1)
+    assert keys.action("login", 49, "1") == ("pin", "1")
+    assert keys.action("login", 97, "a") == ("ignore", None)  # a PIN pad types no letters
+    assert keys.action("all_day", keys.ESCAPE, None) == ("show", "rail")
+    assert keys.action("rail", keys.RIGHT, None) == ("turn", 1)
+    assert keys.action("rail", 97, "a") == ("toggle", "all_day")
+    assert keys.action("rail", 122, "z") is None
