@@ -70,7 +70,7 @@ def apply(state: LedgerState, entry: LedgerEntry) -> Outcome:
     state.applied_term = max(state.applied_term, entry.term)
     now = max(entry.time_ms, state.last_time_ms)
     state.last_time_ms = now
-    state.forget_before(now)
+    state.forget_before(now, entry.index)
 
     command_id = command_id_of(entry.command)
     if command_id is not None:
@@ -96,5 +96,5 @@ def apply(state: LedgerState, entry: LedgerEntry) -> Outcome:
     if command_id is not None:
         # A JSON copy: the caller may keep or change the outcome it gets back, and the
         # remembered one must be exactly what a restored snapshot would hold.
-        state.remember(command_id, now, json_copy(outcome.to_dict()))
+        state.remember(command_id, now, json_copy(outcome.to_dict()), entry.index)
     return outcome

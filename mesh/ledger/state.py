@@ -10,13 +10,16 @@ in), readable by support staff, and needs no float handling because the
 state holds none. ``state_hash`` is the SHA-256 of those bytes, so two nodes at
 the same applied index have the same hash exactly when they hold the same state.
 
-Dedup table: bounded by stamped time, not by count. A command's outcome is kept
-for ``DEDUP_WINDOW_MS`` (24 h) of leader time after it was applied, and the table
-is part of the snapshot, so a retry after a failover or a restore still finds
-it. The client library gives up on (and asks the person about) a command it could
-not get acknowledged within that window, so no retry can arrive later. Time, not
-count, because a burst of traffic must not push out the answer a slow retry is
-waiting for, and because the bound is then the same on every node by construction.
+Dedup table: a command's outcome is kept until it is both older than
+``DEDUP_WINDOW_MS`` (24 h) of stamped time and more than ``DEDUP_KEEP_ENTRIES``
+log entries behind. The table is part of the snapshot, so a retry after a failover
+or a restore still finds it. The client library gives up on (and asks the person
+about) a command it could not get acknowledged within the window, so no retry can
+arrive later. Time, because a burst of traffic must not push out the answer a slow
+retry is waiting for; entries as well, because one entry stamped by a leader whose
+clock jumped a day ahead must not make every node forget every id at once (a retry
+seconds later would then be applied twice). Both bounds are the same on every node
+by construction.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from mesh.ledger.records import (
 
 SNAPSHOT_FORMAT: Final = 1
 DEDUP_WINDOW_MS: Final = 24 * 3_600_000
+DEDUP_KEEP_ENTRIES: Final = 50_000  # a busy day is about 20,000 commands
 
 
 def canonical_json(value: Any) -> bytes:
@@ -69,7 +73,7 @@ class LedgerState:
         self.sync: dict[str, SyncRec] = {}
         self.seq: dict[str, int] = {"line": 0, "payment": 0, "ticket": 0, "time": 0, "audit": 0}
         self._dedup: dict[str, dict[str, Any]] = {}
-        self._dedup_order: deque[tuple[int, str]] = deque()
+        self._dedup_order: deque[tuple[int, int, str]] = deque()  # (time_ms, index, id)
         # (applied index, hash): the state only changes through apply, which moves the
         # index, so a busy day's 20 MB encoding is not redone for every status query.
         self._hash_at: tuple[int, str] | None = None
@@ -144,15 +148,17 @@ class LedgerState:
     def seen_outcome(self, command_id: str) -> dict[str, Any] | None:
         return self._dedup.get(command_id)
 
-    def remember(self, command_id: str, time_ms: int, outcome: dict[str, Any]) -> None:
+    def remember(self, command_id: str, time_ms: int, outcome: dict[str, Any], index: int) -> None:
         self._dedup[command_id] = outcome
-        self._dedup_order.append((time_ms, command_id))
+        self._dedup_order.append((time_ms, index, command_id))
 
-    def forget_before(self, time_ms: int) -> None:
+    def forget_before(self, time_ms: int, index: int) -> None:
+        """Drop outcomes older than the window in time *and* in log entries."""
         horizon = time_ms - DEDUP_WINDOW_MS
+        index_horizon = index - DEDUP_KEEP_ENTRIES
         order = self._dedup_order
-        while order and order[0][0] < horizon:
-            _, cid = order.popleft()
+        while order and order[0][0] < horizon and order[0][1] < index_horizon:
+            _, _, cid = order.popleft()
             del self._dedup[cid]
 
     def dedup_size(self) -> int:
@@ -177,7 +183,7 @@ class LedgerState:
             "audit": self.audit,
             "sync": self.sync,
             "seq": self.seq,
-            "dedup": [[cid, t, self._dedup[cid]] for t, cid in self._dedup_order],
+            "dedup": [[cid, t, self._dedup[cid], i] for t, i, cid in self._dedup_order],
         }
 
     def snapshot(self) -> bytes:
@@ -213,8 +219,9 @@ class LedgerState:
         state.audit = raw["audit"]
         state.sync = raw["sync"]
         state.seq = raw["seq"]
-        for cid, t, outcome in raw["dedup"]:
-            state.remember(cid, t, outcome)
+        for cid, t, outcome, *index in raw["dedup"]:
+            # Snapshots taken before the index was kept: treat those as long ago.
+            state.remember(cid, t, outcome, index[0] if index else 0)
         return state
 
 

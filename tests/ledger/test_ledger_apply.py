@@ -12,7 +12,7 @@ from mesh.ledger import (
     decode_payload,
     encode_payload,
 )
-from mesh.ledger.state import DEDUP_WINDOW_MS
+from mesh.ledger.state import DEDUP_KEEP_ENTRIES, DEDUP_WINDOW_MS
 from tests.ledger.ledger_harness import MINUTE, Till, domain
 
 
@@ -49,14 +49,18 @@ def test_a_duplicate_id_returns_the_first_outcome_and_changes_nothing() -> None:
     assert other.duplicate and other.result == first.result
 
 
-def test_outcomes_are_forgotten_after_the_window_by_stamped_time() -> None:
+def test_outcomes_are_forgotten_after_the_window_in_time_and_in_entries() -> None:
     till = Till()
     check = till.open()
     till.submit("add_items", cid="old", check=check, items=[{"item": "ipa"}])
     assert till.state.seen_outcome("old") is not None
+    # A day of stamped time alone (e.g. a leader's clock jumping ahead) forgets nothing.
     till.ok("clock_in", advance_ms=DEDUP_WINDOW_MS + MINUTE)
+    assert till.state.seen_outcome("old") is not None
+    till.index += DEDUP_KEEP_ENTRIES  # a day's worth of entries later (Raft indexes skip)
+    till.ok("clock_out")
     assert till.state.seen_outcome("old") is None
-    assert till.state.dedup_size() == 1
+    assert till.state.dedup_size() == 2
 
 
 def test_rejections_are_typed_and_json_able() -> None:

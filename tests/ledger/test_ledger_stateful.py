@@ -31,7 +31,7 @@ from hypothesis.stateful import (
 from mesh.ledger import LedgerState, apply, queries
 from mesh.ledger.money import exclusive_tax
 from mesh.ledger.records import CheckRec
-from mesh.ledger.state import DEDUP_WINDOW_MS
+from mesh.ledger.state import DEDUP_KEEP_ENTRIES, DEDUP_WINDOW_MS
 from tests.ledger.ledger_harness import MINUTE, Till, domain
 
 ITEMS = ["burger", "ribeye", "ipa", "wine", "fries", "cake", "soda", "water", "old-fashioned"]
@@ -284,6 +284,7 @@ class Shift(RuleBasedStateMachine):
     @rule()
     def next_day(self) -> None:
         # Past the dedup window: every id seen so far is forgotten.
+        self.till.index += DEDUP_KEEP_ENTRIES
         self.send("open_day", by="m-eve", advance_ms=DEDUP_WINDOW_MS + 60 * MINUTE)
 
     @precondition(lambda self: bool(self.sent))
