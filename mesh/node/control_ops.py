@@ -149,6 +149,14 @@ async def _check_pin(
                 "retry_in_s": round(wait, 1),
             },
         }
+    assert node.replica is not None
+    if node.replica.ledger.catalog is None:
+        # This device has not caught up with the site's log yet: no staff to check
+        # against. Saying "wrong PIN" would send a server to a manager for nothing.
+        return {
+            "ok": False,
+            "error": {"code": "no_catalog", "message": "this device is still starting up"},
+        }
     hashes = _staff_hashes(node, roles)
     staff_id = await asyncio.to_thread(pins.find_staff, hashes, pin)
     node.lockout.record(staff_id is not None, time.monotonic())

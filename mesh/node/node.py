@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import random
+import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -124,10 +125,12 @@ class Node:
             "cloud": "unknown" if self.config.cloud else "none",
             "backlog": 0,
             "oldest_ms": None,
+            "last_sync_ms": None,
         }
         self._sync_task: asyncio.Task[None] | None = None
         self.started_at = time.monotonic()
         self.clock_offset_ms = 0  # a test's (or a technician's) correction of this device's clock
+        self._clock_warned = float("-inf")  # monotonic s of the last clock-skew warning
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -419,7 +422,7 @@ class Node:
         datas = []
         for _, command in queued:
             # Stamps never go backwards, even when this device's clock jumps back.
-            self._last_stamp = max(self._last_stamp, self.now_ms())
+            self._last_stamp = max(self._last_stamp, self.agreed_now_ms())
             datas.append(encode_payload(self._last_stamp, command))
         try:
             r.propose(datas)
@@ -510,7 +513,12 @@ class Node:
             self._sync_task.cancel()
             self._sync_task = None
         if self.config.cloud is not None:
-            self.cloud_state = {"cloud": "unknown", "backlog": 0, "oldest_ms": None}
+            self.cloud_state = {
+                "cloud": "unknown",
+                "backlog": 0,
+                "oldest_ms": None,
+                "last_sync_ms": None,
+            }
 
     def _ledger(self) -> LedgerState:
         assert self.replica is not None
@@ -536,9 +544,17 @@ class Node:
         command = dict(command)
         if not command.get("id"):
             command["id"] = uuid.uuid4().hex
+        assert self.counter is not None
         if command.get("type") == "open_check" and not command.get("check"):
-            assert self.counter is not None
             command["check"] = self.counter.next_id()
+        if command.get("type") == "split_check" and isinstance(command.get("parts"), list):
+            # Each new part is a new check: it gets a temporary ID of this device.
+            parts = []
+            for part in command["parts"]:
+                if isinstance(part, dict) and not part.get("new_check"):
+                    part = {**part, "new_check": self.counter.next_id()}
+                parts.append(part)
+            command["parts"] = parts
         return command
 
     def _propose_local(
@@ -724,12 +740,13 @@ class Node:
             return self.cloud_state
         seen = self._peer_status.get(r.leader)
         if seen is None:
-            return {"cloud": "unknown", "backlog": 0, "oldest_ms": None}
+            return {"cloud": "unknown", "backlog": 0, "oldest_ms": None, "last_sync_ms": None}
         extra = seen.status.extra
         return {
             "cloud": str(extra.get("cloud", "unknown")),
             "backlog": int(extra.get("backlog", 0) or 0),
             "oldest_ms": extra.get("oldest_ms"),
+            "last_sync_ms": extra.get("last_sync_ms"),
         }
 
     def dot(self) -> str:
@@ -745,6 +762,12 @@ class Node:
         return {
             "node": self.node_id,
             "site": self.config.site,
+            # What this device is (the apps read their station here), then its Raft role.
+            "device": {
+                "role": self.config.role,
+                "station": self.config.station,
+                "prefix": self.config.device_prefix,
+            },
             "role": st.role.value,
             "leader": st.leader,
             "term": st.term,
@@ -811,7 +834,10 @@ class Node:
                 applied=r.ledger.applied_index,
                 leader=st.leader,
                 dot=self.dot(),
-                extra=dict(self.cloud_state) if st.role is Role.LEADER else {},
+                extra={
+                    **(self.cloud_state if st.role is Role.LEADER else {}),
+                    "wall_ms": self.now_ms(),  # for the leader's agreed time
+                },
             )
             for peer in st.conf.voters | st.conf.learners:
                 if peer != self.node_id:
@@ -823,3 +849,36 @@ class Node:
 
     def now_ms(self) -> int:
         return int(self._wall() * 1000) + self.clock_offset_ms
+
+    def agreed_now_ms(self) -> int:
+        """The time the leader stamps entries with: the median of the voters' clocks.
+
+        One device's clock (the leader's included) jumping a day ahead must not move
+        every sale into tomorrow's business day: with a majority of right clocks the
+        median is right. The lower median for an even count, so with two clocks the
+        earlier wins (a stamp too early is corrected by the next; one too late pins
+        the ledger's time, which never goes backwards). Peers' clocks come from their
+        gossip, aged by how long ago we heard it.
+        """
+        own = self.now_ms()
+        r = self.replica
+        if r is None:
+            return own
+        clocks = [own]
+        mono = time.monotonic()
+        for peer in r.status().conf.voters:
+            seen = self._peer_status.get(peer)
+            if peer == self.node_id or seen is None or mono - seen.at > constants.CLOCK_FRESH_S:
+                continue
+            wall = seen.status.extra.get("wall_ms")
+            if isinstance(wall, int) and not isinstance(wall, bool):
+                clocks.append(wall + int((mono - seen.at) * 1000))
+        agreed = int(statistics.median_low(clocks))
+        skew_s = (own - agreed) / 1000
+        if abs(skew_s) > constants.CLOCK_WARN_S and mono - self._clock_warned > 60:
+            self._clock_warned = mono
+            log.warning(
+                "this device's clock differs from the mesh's: stamping with the mesh's time",
+                extra={"skew_s": round(skew_s, 1), "clocks": len(clocks)},
+            )
+        return agreed

@@ -233,3 +233,33 @@ def test_a_minority_says_it_has_no_quorum_and_never_pretends(
     cluster.converged(timeout=60)
     # The refused write was never acknowledged; if it reached a log it is applied once.
     assert notes_on(cluster, survivor, check)["lonely"] <= 1
+
+
+def test_the_node_fills_device_made_ids_and_says_what_device_it_is(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    cluster = Cluster(tmp_path / "s", reaper, nodes=3)
+    cluster.start()
+    follower = next(n for n in cluster.names if n != cluster.leader())
+    client = cluster.client(follower)
+    check = open_check(cluster, follower)
+    added = client.submit(
+        {"type": "add_items", "by": "s-ana", "check": check,
+         "items": [{"item": "soda", "qty": 1}, {"item": "fries", "qty": 1}]}
+    )  # fmt: skip
+    assert added["ok"], added
+    _first, second = added["outcome"]["lines"]
+    # A split's new checks are temporary IDs of the device that asked for the split.
+    split = client.submit(
+        {"type": "split_check", "by": "s-ana", "check": check, "parts": [{"lines": [second]}]}
+    )
+    assert split["ok"], split
+    (new_check,) = split["outcome"]["checks"]
+    prefix = check.split("-")[0]
+    assert new_check.startswith(prefix + "-") and new_check != check
+    lines = client.checks(check=new_check)["check"]["lines"]
+    assert [line["id"] for line in lines] == [second]
+    st = cluster.status(follower)
+    assert st["device"]["prefix"] == prefix
+    assert set(st["device"]) == {"role", "station", "prefix"}
+    assert "last_sync_ms" in st["cloud"]
