@@ -11,6 +11,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from kitchen.settings import KitchenSettings, SettingsError, load_settings, node_station
 from mesh.client import api
@@ -28,8 +29,8 @@ def configure_kivy(settings: KitchenSettings) -> None:
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
 
-def choose_station(asked: str | None, settings: KitchenSettings, data_dir: Path) -> str:
-    return asked or settings.station or node_station(data_dir) or "expo"
+def choose_station(asked: str | None, settings: KitchenSettings, status: Any) -> str:
+    return asked or settings.station or node_station(status) or "expo"
 
 
 def run(data_dir: Path, station: str | None) -> int:
@@ -38,7 +39,6 @@ def run(data_dir: Path, station: str | None) -> int:
     except SettingsError as exc:
         sys.stderr.write(f"tablemesh kitchen: {exc}\n")
         return 2
-    chosen = choose_station(station, settings, data_dir)
     configure_kivy(settings)
     from kivy.clock import Clock
 
@@ -47,6 +47,7 @@ def run(data_dir: Path, station: str | None) -> int:
     node = api.EmbeddedNode(data_dir)
     client = node.start()
     try:
+        chosen = choose_station(station, settings, client.status())
         app = KitchenApp(client, settings, chosen)
 
         def on_term(_sig: int, _frame: FrameType | None) -> None:

@@ -64,15 +64,11 @@ def load_settings(data_dir: Path) -> KitchenSettings:
         raise SettingsError(f"{path.name}: {exc}") from exc
 
 
-def node_station(data_dir: Path) -> str | None:
-    """The station written in the node's configuration, if any.
+def node_station(status: Any) -> str | None:
+    """The station the node's ``status`` says this device serves, if any.
 
-    The ``status`` op does not report it yet, so this reads the one key from the
-    node's config file; anything unexpected there means "no station".
+    Anything unexpected there (an older node, no station) means "no station".
     """
-    try:
-        raw = json.loads((data_dir / "node.json").read_text())
-    except (OSError, ValueError):
-        return None
-    station = raw.get("station") if isinstance(raw, dict) else None
+    device = status.get("device") if isinstance(status, dict) else None
+    station = device.get("station") if isinstance(device, dict) else None
     return station if station in STATIONS else None

@@ -4,6 +4,7 @@ split, receipt, and the status panel behind the dot. Declarations; looks in popu
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import Any
 
@@ -266,10 +267,16 @@ class StatusPanel(TerminalPopup):
                 f"Applied index {state.get('applied_index')}"
             )
         cloud_state = str(cloud.get("cloud", "none"))
+        synced_ms = cloud.get("last_sync_ms")
+        synced = (
+            f", last sync {present.age_text(max(0, time.time() * 1000 - synced_ms))} ago"
+            if isinstance(synced_ms, int)
+            else ", not synced yet"
+        )
         last_sync = (
             "no cloud is configured for this site"
             if cloud_state == "none"
-            else f"cloud {cloud_state}, backlog {cloud.get('backlog', 0)}"
+            else f"cloud {cloud_state}, backlog {cloud.get('backlog', 0)}{synced}"
         )
         lines.append(f"Cloud: {last_sync}")
         self.summary_text = "\n".join(lines)

@@ -51,7 +51,7 @@ def main() -> int:
 
     node = EmbeddedNode(args.data)
     client = node.start()
-    app = KitchenApp(client, settings, choose_station(args.station, settings, args.data))
+    app = KitchenApp(client, settings, choose_station(args.station, settings, client.status()))
     applied: list[tuple[int, float]] = []  # (applied index, wall time) as the node reports
     client.watch(lambda index: applied.append((index, time.time())))
     seen: dict[str, float] = {}  # ticket id -> wall time of the first frame that showed it

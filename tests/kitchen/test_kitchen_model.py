@@ -91,9 +91,10 @@ def test_settings(tmp_path: Path) -> None:
     (tmp_path / "kitchen.json").write_text(json.dumps({"colour": "red"}))
     with pytest.raises(SettingsError, match="unknown keys"):
         load_settings(tmp_path)
-    assert node_station(tmp_path) is None
-    (tmp_path / "node.json").write_text(json.dumps({"station": "fry"}))
-    assert node_station(tmp_path) == "fry"
+    assert node_station({"ok": True}) is None  # an older node's status
+    assert node_station({"device": {"station": None}}) is None
+    assert node_station({"device": {"station": "walk-in"}}) is None
+    assert node_station({"device": {"role": "kitchen", "station": "fry"}}) == "fry"
 
 
 def test_bump_bar_keys() -> None:

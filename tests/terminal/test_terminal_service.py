@@ -194,3 +194,33 @@ def test_a_cut_off_terminal_says_so_keeps_the_order_and_retries_it_once(
     check = the_check(cluster.client("n3"), "4")
     assert check["id"] == ledger_check["id"]
     assert [line["item"] for line in check["lines"]] == ["ipa"]
+
+
+def test_split_by_seat_makes_a_new_check_with_this_devices_id(
+    tmp_path: Path, reaper: ProcessReaper, terminal: Callable[..., UiApp]
+) -> None:
+    cluster = Cluster(tmp_path / "site", reaper, nodes=3)
+    cluster.start(["n2", "n3"], wait=True)
+    a = terminal(cluster.data("n1"), "A")
+    ledger = cluster.client("n3")
+    login(a, pins(cluster)["s-ana"])
+    open_check(a, "5")
+    a.tap(id="seat_1")
+    add_item(a, "Drinks", "House IPA")
+    a.tap(id="seat_2")
+    add_item(a, "Sides", "Fries", ("Truffle oil",))  # fries always ask for modifiers
+    a.wait(f"1 {TIMES} Fries", contains=True)
+    original = the_check(ledger, "5")["id"]
+    a.tap(id="split_button")
+    a.tap("Seat 2")
+
+    def both() -> list[dict[str, object]] | None:
+        mine = [c for c in ledger.checks(all=True)["checks"] if c["table"] == "5"]
+        return mine if len(mine) == 2 else None
+
+    checks = wait_for("the split's new check", both, 20)
+    (new,) = [c for c in checks if c["id"] != original]
+    assert str(new["id"]).split("-")[0] == original.split("-")[0]  # made by this device
+    lines = ledger.checks(check=str(new["id"]))["check"]["lines"]
+    assert [(ln["item"], ln["seat"]) for ln in lines] == [("fries", 2)]
+    a.screenshot("split-done")
