@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := xvfb xauth libmtdev1 libgl1-mesa-dri iproute2 postgresql
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all demo test lint typecheck pytest bench clean system-deps venv
+.PHONY: all demo test lint typecheck pytest bench soak clean system-deps venv
 
 all: test
 
@@ -55,6 +55,12 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/tablemesh bench
+
+# Fault-injection soak: SEEDS random schedules on real processes in network
+# namespaces (needs root); see docs/testing.md. `make soak SEEDS=20 SEED=501`.
+SEEDS ?= 5
+soak: system-deps $(STAMP)
+	$(BIN)/python -m tests.fault.soak --seeds $(SEEDS) $(if $(SEED),--seed $(SEED))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis tests/artifacts bench/results
