@@ -1,8 +1,8 @@
 """The Raft log, hard state and snapshot in SQLite: the durable ``Storage`` of a node.
 
 Implements the contract of ``mesh.raft.storage.Storage`` (read it first) on a
-SQLite file through SQLAlchemy Core, with the journal in WAL mode and
-``synchronous=FULL``: a committed transaction is on disk when ``commit`` returns.
+SQLite file through SQLAlchemy 2 (typed models, Core statements), with the
+journal in WAL mode and ``synchronous=FULL``: a committed transaction is on disk when ``commit`` returns.
 
 Group commit: ``with store.batch():`` turns every write inside it (the entries,
 the hard state and the snapshot of one ``Ready``) into one transaction, hence one
@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     Connection,
     Integer,
     LargeBinary,
@@ -44,6 +43,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import DatabaseError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from mesh.raft.errors import CompactedError, SnapshotOutOfDate, UnavailableError
 from mesh.raft.storage import EMPTY_SNAPSHOT, limit_size
@@ -53,47 +53,64 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
-metadata = MetaData(
-    naming_convention={"pk": "pk_%(table_name)s", "uq": "uq_%(table_name)s_%(column_0_name)s"}
-)
 
-raft_entries = Table(
-    "raft_entries",
-    metadata,
-    Column("idx", Integer, primary_key=True, autoincrement=False),
-    Column("term", Integer, nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("data", LargeBinary, nullable=False),
-    Column("crc", Integer, nullable=False),
-)
+class Base(DeclarativeBase):
+    """Typed models of the store's tables; the code reads and writes them with
+    SQLAlchemy Core statements on ``Model.__table__`` (one Ready is a handful of
+    bulk statements, with no identity map to keep in step with the Raft core)."""
 
-raft_hard_state = Table(
-    "raft_hard_state",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("term", Integer, nullable=False),
-    Column("vote", String(64), nullable=True),
-    Column("commit_index", Integer, nullable=False),
-)
+    metadata = MetaData(
+        naming_convention={"pk": "pk_%(table_name)s", "uq": "uq_%(table_name)s_%(column_0_name)s"}
+    )
 
-raft_snapshot = Table(
-    "raft_snapshot",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("idx", Integer, nullable=False),
-    Column("term", Integer, nullable=False),
-    Column("voters", String, nullable=False),
-    Column("learners", String, nullable=False),
-    Column("data", LargeBinary, nullable=False),
-    Column("crc", Integer, nullable=False),
-)
 
-store_meta = Table(
-    "store_meta",
-    metadata,
-    Column("key", String(32), primary_key=True),
-    Column("value", String, nullable=False),
-)
+class EntryRow(Base):
+    """One Raft log entry, with a CRC32 of its term, index, kind and data."""
+
+    __tablename__ = "raft_entries"
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    term: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    crc: Mapped[int] = mapped_column(Integer)
+
+
+class HardStateRow(Base):
+    """The one row of Raft hard state: term, vote, commit index."""
+
+    __tablename__ = "raft_hard_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    term: Mapped[int] = mapped_column(Integer)
+    vote: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    commit_index: Mapped[int] = mapped_column(Integer)
+
+
+class SnapshotRow(Base):
+    """The one newest snapshot: its Raft metadata and the ledger state it holds."""
+
+    __tablename__ = "raft_snapshot"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(Integer)
+    term: Mapped[int] = mapped_column(Integer)
+    voters: Mapped[str] = mapped_column(String)
+    learners: Mapped[str] = mapped_column(String)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    crc: Mapped[int] = mapped_column(Integer)
+
+
+class MetaRow(Base):
+    """Store-level facts (the schema version)."""
+
+    __tablename__ = "store_meta"
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String)
+
+
+metadata = Base.metadata
+raft_entries: Table = EntryRow.__table__  # type: ignore[assignment]
+raft_hard_state: Table = HardStateRow.__table__  # type: ignore[assignment]
+raft_snapshot: Table = SnapshotRow.__table__  # type: ignore[assignment]
+store_meta: Table = MetaRow.__table__  # type: ignore[assignment]
 
 _ONLY_ROW = 1
 
