@@ -106,18 +106,21 @@ def cloud(ctx: click.Context) -> None:
 )
 @click.option("--script", help="Drive the site through a scripted evening (e.g. dinner-rush).")
 def demo(headless: bool, nodes: int, data_dir: str, script: str | None) -> None:
-    """Run a whole restaurant on one machine."""
-    from mesh.demo import run_headless
-
+    """Run a whole restaurant on one machine: windows and a control console (or --headless)."""
     if script is not None:
-        _not_built("demo --script", "the scripted walkthrough (issue 11)")
-    if not headless:
-        click.echo(
-            "tablemesh demo: the terminal and kitchen windows, the cloud and the control "
-            "window are not built yet (issues 8-11); running the headless site that exists.",
-            err=True,
-        )
-    sys.exit(run_headless(Path(data_dir), nodes))
+        from mesh.demo_script import SCRIPTS, run_script
+
+        if script not in SCRIPTS:
+            click.echo(f"tablemesh demo: no script {script!r}; try {', '.join(SCRIPTS)}", err=True)
+            sys.exit(2)
+        sys.exit(run_script(script, Path(data_dir), nodes))
+    if headless:
+        from mesh.demo import run_headless
+
+        sys.exit(run_headless(Path(data_dir), nodes))
+    from mesh.demo_windows import run_windowed
+
+    sys.exit(run_windowed(Path(data_dir), nodes))
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -196,10 +199,22 @@ def site_init(data_dir: str, nodes: int, site_name: str, host: str, mdns: bool) 
 
 
 @main.command()
-@click.option("--quick", is_flag=True, help="A short run, for a smoke check.")
-def bench(quick: bool) -> None:
-    """Run the benchmarks and print their figures."""
-    _not_built("bench", "the benchmark runner (issue 12); single benchmarks live in bench/")
+@click.option("--quick", is_flag=True, help="Short runs (the default).")
+@click.option("--full", is_flag=True, help="The full runs (tens of minutes).")
+@click.option("--only", multiple=True, help="Run only this benchmark (repeatable).")
+def bench(quick: bool, full: bool, only: tuple[str, ...]) -> None:
+    """Run every benchmark; figures and plots go to bench/results/ (see docs/benchmarks.md)."""
+    import subprocess
+
+    if quick and full:
+        raise click.UsageError("--quick and --full exclude each other")
+    # bench/ lives beside the package in a source checkout; it is not installed.
+    runner = Path(__file__).resolve().parents[1] / "bench" / "run_all.py"
+    if not runner.exists():
+        _not_built("bench", "a source checkout: bench/run_all.py sits beside mesh/")
+    args = [sys.executable, str(runner), "--full" if full else "--quick"]
+    args += [a for name in only for a in ("--only", name)]
+    sys.exit(subprocess.call(args, cwd=runner.parents[1]))
 
 
 if __name__ == "__main__":

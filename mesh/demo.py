@@ -10,9 +10,14 @@ its control socket, then writes ``DIR/site.json``::
 
 The cloud (the reference back office, on SQLite in ``DIR/cloud``) is started
 first, seeded with the site and the same sample catalog the nodes start with.
+The demo then stays in the foreground until SIGTERM or Ctrl-C, when it stops
+every process it started, by pid (SIGTERM first so a leader hands over, then
+SIGKILL).
 
-and stays in the foreground until SIGTERM or Ctrl-C, when it stops every
-process it started, by pid (SIGTERM first so a leader hands over, then SIGKILL).
+This module is the headless site and the helpers every demo shares; the
+windowed demo and its console are ``mesh.demo_windows`` (its site.json adds
+each device's ``kind`` and ``station``), the scripted evening
+``mesh.demo_script``, the process handling both use ``mesh.demo_site``.
 """
 
 from __future__ import annotations
