@@ -36,7 +36,7 @@ from mesh.ledger.state import LedgerState
 
 log = logging.getLogger(__name__)
 
-BATCH = 200  # records per upload round (the cloud takes up to 500)
+BATCH = 500  # records per upload round (the most the cloud takes in one post)
 REQUEST_TIMEOUT_S = 3.0  # s for one HTTP request, connect included
 IDLE_S = 0.25  # s between rounds while the cloud is up (a new check is numbered within ~1 s)
 PROBE_EVERY_S = 2.0  # s between health probes while nothing is waiting
@@ -149,8 +149,8 @@ class SyncAgent:
             timeout=REQUEST_TIMEOUT_S,
             transport=transport,
         )
-        self._last_probe = 0.0
-        self._last_catalog = 0.0
+        self._last_probe: float | None = None  # monotonic s of the last good probe
+        self._last_catalog: float | None = None  # monotonic s of the last catalog pull
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -185,13 +185,17 @@ class SyncAgent:
     async def round(self) -> bool:
         """One round: True when it uploaded something (go again at once)."""
         now = time.monotonic()
-        if self.state.cloud != "up" or now - self._last_probe > PROBE_EVERY_S:
+        if (
+            self.state.cloud != "up"
+            or self._last_probe is None
+            or now - self._last_probe > PROBE_EVERY_S
+        ):
             await self._get("/health")
             self._last_probe = now
             if self.state.cloud != "up":
                 log.info("cloud reachable")
             self._set(cloud="up", last_error=None)
-        if now - self._last_catalog > CATALOG_EVERY_S:
+        if self._last_catalog is None or now - self._last_catalog > CATALOG_EVERY_S:
             await self.pull_catalog()
             self._last_catalog = now
         busy = await self.upload()
@@ -216,6 +220,7 @@ class SyncAgent:
         log.info("catalog update", extra={"version": version, "ok": reply.get("ok")})
 
     async def upload(self) -> bool:
+        started = time.monotonic()
         records = queries.unsynced_records(self._ledger(), limit=BATCH)
         if not records:
             return False
@@ -249,21 +254,41 @@ class SyncAgent:
                 if event_id in events:
                     key, version, _ = events[event_id]
                     acks.append({"key": key, "version": version})
+        posted = time.monotonic()
         ledger = self._ledger()
-        for temp_id, number in numbered:
-            check = ledger.checks.get(temp_id)
-            if check is not None and check["number"] is None:
-                await self._commit(
-                    {
-                        "type": "check_numbered",
-                        "id": f"num-{temp_id}",
-                        "check": temp_id,
-                        "number": number,
-                    }
-                )
+        # Proposed together, so the leader appends and fsyncs them as one batch (group
+        # commit) instead of one disk round per check; all must be committed before the
+        # acknowledgement below, or a new leader would never number an acknowledged check.
+        pending = [
+            self._commit(
+                {
+                    "type": "check_numbered",
+                    "id": f"num-{temp_id}",
+                    "check": temp_id,
+                    "number": number,
+                }
+            )
+            for temp_id, number in numbered
+            if (check := ledger.checks.get(temp_id)) is not None and check["number"] is None
+        ]
+        if pending:
+            for result in await asyncio.gather(*pending, return_exceptions=True):
+                if isinstance(result, BaseException):
+                    raise result
         if acks:
             await self._commit({"type": "synced", "id": uuid.uuid4().hex, "acks": acks})
             self._set(last_sync_ms=self._now_ms())
+        log.info(
+            "uploaded",
+            extra={
+                "checks": len(checks),
+                "events": len(events),
+                "numbered": len(pending),
+                "acks": len(acks),
+                "post_ms": round((posted - started) * 1000, 1),
+                "commit_ms": round((time.monotonic() - posted) * 1000, 1),
+            },
+        )
         return bool(acks)
 
     async def _commit(self, command: dict[str, Any]) -> dict[str, Any]:
