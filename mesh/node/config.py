@@ -67,6 +67,12 @@ class NodeConfig:
     mdns_interfaces: tuple[str, ...] = ()
     cloud: CloudConfig | None = None
     snapshot_every: int | None = None  # applied entries between snapshots (default in constants)
+    # Membership (docs/membership.md): what the leader keeps the voters at, and when
+    # it replaces a silent voter. ``voter_target`` None: 3, or 5 from 7 devices on.
+    auto_membership: bool = True
+    voter_target: int | None = None
+    voter_dead_after_s: float = 60.0  # s a voter may be unheard before it is replaced
+    promote_lag_entries: int = 64  # a learner within this many entries is caught up
     format: int = CONFIG_FORMAT
 
     def to_json(self) -> dict[str, Any]:
@@ -113,6 +119,12 @@ class NodeConfig:
             raise ConfigError(f"node {self.node!r} lists itself as a peer")
         if self.snapshot_every is not None and self.snapshot_every < 1:
             raise ConfigError("snapshot_every must be a positive number of entries")
+        if self.voter_target is not None and self.voter_target < 1:
+            raise ConfigError("voter_target must be at least 1 (or null for the default)")
+        if not self.voter_dead_after_s > 0:
+            raise ConfigError("voter_dead_after_s must be a positive number of seconds")
+        if self.promote_lag_entries < 0:
+            raise ConfigError("promote_lag_entries must not be negative")
         if set(self.voters) & set(self.learners):
             raise ConfigError("a node cannot be both a voter and a learner")
 

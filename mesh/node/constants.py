@@ -25,6 +25,7 @@ STATUS_GOSSIP_S = 0.25  # s between two NodeStatus messages to every peer
 CLOCK_FRESH_S = 2.0  # s a peer's gossiped wall clock counts towards the leader's stamp
 CLOCK_WARN_S = 60.0  # s this device's clock may differ from the mesh's before a warning
 QUORUM_CONTACT_S = 1.0  # s without hearing the leader (or a quorum) before the dot says cut off
+MEMBERSHIP_CHECK_S = 0.25  # s between two looks of the leader at its voters (docs/membership.md)
 TRANSFER_WAIT_S = 1.5  # s a leader shutting down waits for its successor to take over
 
 CONTROL_TIMEOUT_S = 10.0  # s `ctl` waits for the node's answer

@@ -36,11 +36,12 @@ from mesh.net.discovery import PeerSeen as DiscoveredPeer
 from mesh.net.keys import KeyPair, load_or_create_keypair
 from mesh.net.transport import PeerInfo, Transport
 from mesh.node import config as cfg
-from mesh.node import constants, control_ops
+from mesh.node import constants, control_ops, membership
 from mesh.node.check_counter import CheckCounter
 from mesh.node.pins import Lockout
 from mesh.node.replica import Applied, Replica
 from mesh.node.store import SQLiteStorage, StoreCorrupt
+from mesh.raft.confchange import ConfChange
 from mesh.raft.errors import ProposalRefused
 from mesh.raft.raft import Role
 from mesh.raft.types import Message, MessageType
@@ -168,7 +169,8 @@ class Node:
         if c.mdns:
             await self._start_discovery()
         loop = asyncio.get_running_loop()
-        for coro in (self._ticker(), self._receiver(), self._gossip(), self._pumper()):
+        loops = (self._ticker(), self._receiver(), self._gossip(), self._pumper(), self._manager())
+        for coro in loops:
             task = loop.create_task(coro)
             task.add_done_callback(self._on_task_done)
             self._tasks.append(task)
@@ -307,6 +309,70 @@ class Node:
         while time.monotonic() < deadline and r.role is Role.LEADER:
             await asyncio.sleep(0.01)
         log.info("leadership handed over", extra={"to": to, "done": r.role is not Role.LEADER})
+
+    # -- membership ------------------------------------------------------------
+    def membership_settings(self) -> membership.MembershipSettings:
+        c = self.config
+        return membership.MembershipSettings(
+            target=c.voter_target,
+            voter_dead_after_s=c.voter_dead_after_s,
+            reachable_within_s=constants.QUORUM_CONTACT_S,
+            promote_lag_entries=c.promote_lag_entries,
+        )
+
+    def membership_view(self) -> membership.MeshView | None:
+        """What the leader's policy decides from; None on a follower."""
+        r = self.replica
+        if r is None or r.role is not Role.LEADER:
+            return None
+        st = r.status()
+        now = time.monotonic()
+        peers: dict[str, membership.PeerView] = {}
+        for name, peer in self.config.peers.items():
+            # Never heard since we started counts as silent since we started: a
+            # voter that was dead before this leader's process began is not immortal.
+            heard = self._last_heard.get(name, self.started_at)
+            progress = st.progress.get(name)
+            peers[name] = membership.PeerView(
+                role=peer.role,
+                silent_s=max(0.0, now - heard),
+                match=progress.match if progress is not None else 0,
+            )
+        return membership.MeshView(
+            leader=self.node_id,
+            conf=st.conf,
+            last_index=st.last_index,
+            pending=st.pending_conf_index > st.commit,
+            peers=peers,
+        )
+
+    def manage_membership(self) -> ConfChange | None:
+        """On the leader: propose the policy's next change, if any; return what was proposed."""
+        view = self.membership_view()
+        if view is None or not self.config.auto_membership:
+            return None
+        change = membership.next_change(view, self.membership_settings())
+        if change is None:
+            return None
+        assert self.replica is not None
+        try:
+            index = self.replica.propose_conf_change(change)
+        except ProposalRefused as exc:
+            # Too early in a new term, a transfer under way, one still pending: the
+            # next look retries with fresh facts.
+            log.debug("membership change refused", extra={"change": str(change), "error": str(exc)})
+            return None
+        log.info(
+            "membership change proposed",
+            extra={"change": change.type.name.lower(), "peer": change.node_id, "index": index},
+        )
+        self._schedule_pump()
+        return change
+
+    async def _manager(self) -> None:
+        while True:
+            await asyncio.sleep(constants.MEMBERSHIP_CHECK_S)
+            self.manage_membership()
 
     # -- the loop --------------------------------------------------------------
     async def _ticker(self) -> None:

@@ -25,6 +25,7 @@ from mesh.ledger.entry import Outcome, decode_payload
 from mesh.ledger.state import LedgerState
 from mesh.node import constants
 from mesh.node.store import SQLiteStorage
+from mesh.raft.confchange import ConfChange
 from mesh.raft.raft import Config, Rng, Role
 from mesh.raft.rawnode import RawNode, Ready, Status
 from mesh.raft.storage import bootstrap
@@ -151,6 +152,10 @@ class Replica:
 
     def propose(self, datas: Sequence[bytes]) -> range:
         return self.raw.propose_batch(datas)
+
+    def propose_conf_change(self, change: ConfChange) -> int:
+        """One membership change (leader only); raises ProposalRefused while one is pending."""
+        return self.raw.propose_conf_change(change)
 
     # -- the loop --------------------------------------------------------------
     # One Ready at a time, in three steps, so that the driver can run the middle

@@ -24,9 +24,20 @@ from mesh.ledger.sample_catalog import SAMPLE_STAFF_ROLES, sample_catalog
 from mesh.net.addresses import free_tcp_ports
 from mesh.net.keys import load_or_create_keypair
 from mesh.node import config as cfg
+from mesh.node.membership import ROLE_PREFERENCE, voter_target
 from mesh.node.pins import hash_pin
 
-ROLE_PREFERENCE = {"hub": 0, "terminal": 1, "kds": 2, "handheld": 3}
+__all__ = [
+    "ROLE_PREFERENCE",
+    "DeviceSpec",
+    "StaffLogin",
+    "default_devices",
+    "init_site",
+    "read_site_file",
+    "voter_target",
+    "write_site_file",
+]
+
 SITE_FILE = "site.json"
 
 
@@ -43,11 +54,6 @@ class StaffLogin:
     name: str
     role: str
     pin: str
-
-
-def voter_target(devices: int) -> int:
-    """3 voters, or 5 from 7 devices on (DESIGN.md), never more than there are devices."""
-    return min(devices, 5 if devices >= 7 else 3)
 
 
 def default_devices(count: int) -> list[DeviceSpec]:
