@@ -36,6 +36,15 @@ def _request(what: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]] | st
     return "submit", out
 
 
+def _member_line(m: dict[str, Any]) -> str:
+    heard = "never heard" if m["last_heard"] is None else f"heard {m['last_heard']:.1f} s ago"
+    match = "-" if m["match_index"] is None else m["match_index"]
+    return (
+        f"{m['node']:<6} {m.get('role') or '?':<9} {'voter' if m['voter'] else 'learner':<8} "
+        f"{'reachable' if m['reachable'] else 'UNREACHABLE':<12} {heard}, match {match}"
+    )
+
+
 def _human(what: str, reply: dict[str, Any]) -> str:
     if not reply.get("ok"):
         err = reply.get("error", {})
@@ -60,11 +69,7 @@ def _human(what: str, reply: dict[str, Any]) -> str:
         ]
         return "\n".join(lines) or "no tickets"
     if what == "members":
-        return "\n".join(
-            f"{m['node']:<6} {'voter' if m['voter'] else 'learner':<8} "
-            f"{'reachable' if m['reachable'] else 'UNREACHABLE'}"
-            for m in reply["members"]
-        )
+        return "\n".join(_member_line(m) for m in reply["members"])
     body = {k: v for k, v in reply.items() if k != "ok"}
     return json.dumps(body, indent=2, sort_keys=True)
 
