@@ -53,8 +53,10 @@ test: system-deps lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/tablemesh demo
 
+# Quick runs by default; `make bench BENCH=--full` for the full ones (docs/benchmarks.md).
+BENCH ?= --quick
 bench: $(STAMP)
-	$(BIN)/tablemesh bench
+	$(BIN)/tablemesh bench $(BENCH)
 
 # Fault-injection soak: SEEDS random schedules on real processes in network
 # namespaces (needs root); see docs/testing.md. `make soak SEEDS=20 SEED=501`.

@@ -1,0 +1,56 @@
+"""Smoke test for bench/: the side-by-side harness runs and the plots draw.
+
+A tiny run with a peer (PySyncObj in memory, 3 processes on loopback) checks that
+commits are acknowledged and counted; nothing about time is asserted, because the
+machines the suite runs on are shared and noisy. The plots are drawn from a small
+made-up result file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pysyncobj")
+pytest.importorskip("matplotlib")
+
+from bench import peers, plots
+
+
+def test_harness_counts_acknowledged_commits_of_a_peer() -> None:
+    system = peers.PySyncObj(3, journal=False, batch=False)
+    try:
+        result = peers.measure(system, clients=2, seconds=0.5)
+    finally:
+        system.close()
+    assert result["commits"] > 0
+    assert result["errors"] == 0
+    assert 0 < len(result["samples_ms"]) <= result["commits"]
+
+
+def test_plots_draw_from_result_files(tmp_path: Path) -> None:
+    runs = [
+        {"system": s, "nodes": 3, "clients": c, "commits_per_s": 100.0 * c, "p50_ms": 1.0,
+         "p99_ms": 2.0 * c, "samples_ms": [0.5, 1.0, 2.0]}
+        for s in ("tablemesh", "pysyncobj-memory") for c in (1, 16, 64)
+    ]  # fmt: skip
+    machine = {"cores": 2}
+    peers_json = {"machine": machine, "floor": {"fsync_p50_ms": 1.0, "fsync_plus_rtt_ms": 1.1}}
+    (tmp_path / "peers.json").write_text(json.dumps({**peers_json, "runs": runs}))
+    cluster = {
+        "machine": machine,
+        "floor": {"fsync": {"p50_ms": 1.0}},
+        "5n_failover": {"median_ms": 400.0, "p99_ms": 900.0, "trials_ms": [300.0, 400.0, 900.0]},
+        "5n_dinner_rush": {"samples_ms": [1.0, 2.0, 3.0]},
+    }
+    (tmp_path / "cluster.json").write_text(json.dumps(cluster))
+    drawn = plots.draw_all(tmp_path)
+    assert sorted(p.name for p in drawn) == [
+        "bench-cluster-latency-cdf.png",
+        "bench-failover.png",
+        "bench-peers-latency-cdf-3n.png",
+        "bench-peers-throughput-3n.png",
+    ]
+    assert all(p.stat().st_size > 1000 for p in drawn)
