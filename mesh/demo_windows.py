@@ -4,7 +4,8 @@ Five devices by default: ``n1`` a headless hub node, ``n2`` and ``n3`` terminal
 windows, ``n4`` the grill's kitchen screen and ``n5`` the expo screen (each
 window hosts its own node, so no separate node runs on its data directory);
 devices past the fifth are headless handhelds. The windows are tiled on a
-2048x1440 area, so a virtual screen of that size (Xvfb) shows all four.
+3440x1440 area (terminals above, kitchen screens below), so a virtual screen of
+that size (Xvfb) shows all four; on a smaller desktop they overlap.
 
 The control surface is this console: a numbered menu read from standard input,
 and a status block reprinted whenever the leader, a role or a dot changes. With
@@ -38,9 +39,28 @@ from mesh.node import config as cfg
 from mesh.node.site_setup import write_site_file
 
 NO_DISPLAY_EXIT = 2
-WINDOW_SIZE = (1024, 700)  # px: the terminal's minimum, so two fit side by side on 2048
+TERMINAL_SIZE = (1024, 700)  # px: the terminal's minimum window
+# px: the kitchen screen is laid out for a 1920x1080 KDS; its header needs about
+# 1700 px, or the status dot at its right end falls outside the window.
+KITCHEN_SIZE = (1720, 700)
 WINDOW_GAP = 20  # px between the two rows
-SCREEN_SIZE = (2 * WINDOW_SIZE[0], 2 * WINDOW_SIZE[1] + 2 * WINDOW_GAP)
+# Terminals side by side on the top row, the kitchen screens below them.
+SCREEN_SIZE = (2 * KITCHEN_SIZE[0], TERMINAL_SIZE[1] + KITCHEN_SIZE[1] + 2 * WINDOW_GAP)
+
+
+def window_boxes() -> dict[str, tuple[int, int, int, int]]:
+    """Where each window of the standard five-device demo goes: (left, top, right, bottom)."""
+    tw, th = TERMINAL_SIZE
+    kw, kh = KITCHEN_SIZE
+    top2 = th + WINDOW_GAP
+    return {
+        "terminal-0": (0, 0, tw, th),
+        "terminal-1": (tw, 0, 2 * tw, th),
+        "kitchen-0": (0, top2, kw, top2 + kh),
+        "kitchen-1": (kw, top2, 2 * kw, top2 + kh),
+    }
+
+
 WINDOW_READY_S = 2 * READY_TIMEOUT_S  # s: four Kivy windows share the CPU at start
 POLL_S = 1.0  # s between two status polls of every device
 KITCHEN_STAFF = "k-dev"  # the sample kitchen cook: bumps without a PIN on the demo screens
@@ -81,15 +101,15 @@ def display_missing() -> str | None:
 def windowed_devices(root: Path) -> list[Device]:
     """Each data directory as the device the demo shows it as, with its window's place."""
     devices = []
-    slot = 0
+    boxes = window_boxes()
+    placed = {"terminal": 0, "kitchen": 0}
     for data in _node_dirs(root):
         conf = cfg.load(data)
         kind = {"terminal": "terminal", "kds": "kitchen"}.get(conf.role, "node")
         env: dict[str, str] = {}
-        if kind != "node" and slot < 4:
-            left = (slot % 2) * WINDOW_SIZE[0]
-            top = (slot // 2) * (WINDOW_SIZE[1] + WINDOW_GAP)
-            slot += 1
+        if kind != "node" and placed[kind] < 2:
+            left, top, right, bottom = boxes[f"{kind}-{placed[kind]}"]
+            placed[kind] += 1
             kivy_home = root / "kivy" / conf.node
             kivy_home.mkdir(parents=True, exist_ok=True)
             env = {
@@ -97,7 +117,7 @@ def windowed_devices(root: Path) -> list[Device]:
                 "KCFG_GRAPHICS_POSITION": "custom",
                 "KCFG_GRAPHICS_LEFT": str(left),
                 "KCFG_GRAPHICS_TOP": str(top),
-                "TABLEMESH_TERMINAL_SIZE": f"{WINDOW_SIZE[0]}x{WINDOW_SIZE[1]}",
+                "TABLEMESH_TERMINAL_SIZE": f"{right - left}x{bottom - top}",
                 "KIVY_HOME": str(kivy_home),  # never the user's own ~/.kivy settings
                 "KIVY_NO_ARGS": "1",
             }
@@ -114,8 +134,8 @@ def _write_kitchen_settings(data: Path) -> None:
     path = data / "kitchen.json"
     if not path.exists():
         settings = {
-            "width": WINDOW_SIZE[0],
-            "height": WINDOW_SIZE[1],
+            "width": KITCHEN_SIZE[0],
+            "height": KITCHEN_SIZE[1],
             "default_staff": KITCHEN_STAFF,
         }
         cfg.write_json_atomically(path, settings, mode=0o644)
