@@ -21,13 +21,15 @@ in a row without backing off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import heapq
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
 
 import httpx
 
@@ -41,6 +43,8 @@ REQUEST_TIMEOUT_S = 3.0  # s for one HTTP request, connect included
 IDLE_S = 0.25  # s between rounds while the cloud is up (a new check is numbered within ~1 s)
 PROBE_EVERY_S = 2.0  # s between health probes while nothing is waiting
 CATALOG_EVERY_S = 10.0  # s between catalog checks
+YIELD_EVERY = 50  # records copied or numbers proposed between two yields to the loop
+MAX_PIPELINED_BATCHES = 40  # batches in one upload before probing and the catalog again
 BACKOFF_MIN_S = 0.5  # s after the first failure
 BACKOFF_MAX_S = 5.0  # s at most between probes of a cloud that is away
 
@@ -126,6 +130,61 @@ class CloudState:
         }
 
 
+@dataclass
+class Batch:
+    """Records picked for one upload: checks and events by the id the cloud answers with."""
+
+    keys: list[str] = field(default_factory=list)
+    checks: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
+    events: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
+    acks: list[dict[str, Any]] = field(default_factory=list)  # records with nothing to send
+
+
+@dataclass
+class Answered:
+    """What the cloud acknowledged of one batch, to be committed."""
+
+    acks: list[dict[str, Any]]
+    size: int
+    numbered: list[tuple[str, int]] = field(default_factory=list)
+    post_ms: float = 0.0
+
+
+def oldest_unsynced(state: LedgerState, *, limit: int, skip: frozenset[str]) -> list[str]:
+    """The keys ``queries.unsynced_records`` would give (oldest change first), minus ``skip``.
+
+    Only the keys: the agent reads each record when it copies it (see ``_next_batch``),
+    and skipping the batch being acknowledged costs nothing here.
+    """
+    waiting = heapq.nsmallest(
+        limit,
+        (
+            (rec["dirty_since"], key)
+            for key, rec in state.sync.items()
+            if rec["dirty_since"] is not None and key not in skip
+        ),
+    )
+    return [key for _since, key in waiting]
+
+
+def _record(state: LedgerState, key: str) -> Any:
+    """The record behind a sync key, as ``queries.unsynced_records`` gives it (None if gone)."""
+    kind, _, ident = key.partition(":")
+    if kind == "check":
+        check = state.checks.get(ident)
+        return None if check is None else queries.check_detail(state, check)
+    if kind == "time":
+        entry = state.time_entries.get(ident)
+        return None if entry is None else dict(entry)
+    if kind == "audit":
+        n = int(ident)
+        return dict(state.audit[n - 1]) if 0 < n <= len(state.audit) else None
+    if kind == "day":
+        day = state.days.get(ident)
+        return None if day is None else dict(day)
+    return None
+
+
 class SyncAgent:
     def __init__(
         self,
@@ -176,6 +235,15 @@ class SyncAgent:
                     log.info("sync round not committed", extra={"error": str(exc)})
                     await asyncio.sleep(backoff)
                     continue
+                except Exception as exc:
+                    # A bug, or an answer stranger than the checks above foresaw: the
+                    # agent must not die quietly (nothing would sync until the next
+                    # election), so it says so and tries again, backing off.
+                    log.exception("sync round failed")
+                    self._set(last_error=f"{type(exc).__name__}: {exc}")
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, BACKOFF_MAX_S)
+                    continue
                 backoff = BACKOFF_MIN_S
                 if not busy:
                     await asyncio.sleep(IDLE_S)
@@ -220,76 +288,142 @@ class SyncAgent:
         log.info("catalog update", extra={"version": version, "ok": reply.get("ok")})
 
     async def upload(self) -> bool:
-        started = time.monotonic()
-        records = queries.unsynced_records(self._ledger(), limit=BATCH)
-        if not records:
+        """Upload what the cloud has not acknowledged; True when there was something.
+
+        Pipelined: while one batch's answers are being committed, the next batch is
+        already on its way to the cloud (the two take about as long), so a backlog of
+        thousands drains at the pace of the slower of the two, not of their sum. The
+        next batch skips the records whose acknowledgement is being committed.
+        """
+        batch = await self._next_batch(skip=frozenset())
+        if batch is None:
             return False
-        checks: dict[str, tuple[str, int, dict[str, Any]]] = {}
-        events: dict[str, tuple[str, int, dict[str, Any]]] = {}
-        acks: list[dict[str, Any]] = []
-        for item in records:
-            key, version, record = item["key"], item["version"], item["record"]
+        posting: asyncio.Future[Answered] | None = asyncio.ensure_future(self._post_batch(batch))
+        for _ in range(MAX_PIPELINED_BATCHES):
+            assert posting is not None
+            answered = await posting
+            following = await self._next_batch(skip=frozenset(batch.keys))
+            posting = asyncio.ensure_future(self._post_batch(following)) if following else None
+            try:
+                await self._commit_answers(answered)
+            except BaseException:
+                if posting is not None:
+                    posting.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await posting
+                raise
+            self._publish_backlog()
+            if posting is None or following is None:
+                return True
+            batch = following
+        if posting is not None:
+            # The round is long enough: let the caller probe and pull the catalog; what
+            # was posted is posted again next round and answered the same.
+            posting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await posting
+        return True
+
+    async def _next_batch(self, *, skip: frozenset[str]) -> Batch | None:
+        """The oldest unacknowledged records (at most BATCH), as the cloud wants them.
+
+        Copies a few records at a time and lets the loop run in between: the node's
+        heartbeats must not wait for 500 checks to be copied.
+        """
+        batch = Batch()
+        keys = oldest_unsynced(self._ledger(), limit=BATCH, skip=skip)
+        for n, key in enumerate(keys):
+            if n and n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            ledger = self._ledger()
+            rec = ledger.sync.get(key)
+            if rec is None or rec["dirty_since"] is None:
+                continue  # acknowledged meanwhile (by the batch before)
+            # The version read together with the record: an ack never claims more
+            # than was posted (a later change stays unsynced and is posted again).
+            version, record = rec["version"], _record(ledger, key)
+            batch.keys.append(key)
             if record is None:
-                acks.append({"key": key, "version": version})  # nothing left to send
+                batch.acks.append({"key": key, "version": version})  # nothing left to send
             elif key.startswith("check:"):
-                checks[record["id"]] = (key, version, check_document(record, version))
+                batch.checks[record["id"]] = (key, version, check_document(record, version))
             else:
                 event = event_document(key, version, record)
                 if event is None:
-                    acks.append({"key": key, "version": version})
+                    batch.acks.append({"key": key, "version": version})
                 else:
-                    events[event["id"]] = (key, version, event)
-        numbered: list[tuple[str, int]] = []
+                    batch.events[event["id"]] = (key, version, event)
+        return batch if batch.keys else None
+
+    async def _post_batch(self, batch: Batch) -> Answered:
+        """Post a batch; what the cloud acknowledged (nothing is committed here)."""
+        started = time.monotonic()
+        answered = Answered(acks=list(batch.acks), size=len(batch.keys))
+        checks, events = batch.checks, batch.events
         if checks:
             body = await self._post("/checks", {"checks": [doc for _, _, doc in checks.values()]})
             for result in _list(body, "results"):
+                if not isinstance(result, dict):
+                    raise CloudError(f"POST /checks: a result is not an object: {result!r:.80}")
                 temp_id, number = result.get("temp_id"), result.get("number")
-                if temp_id in checks and isinstance(number, int):
+                if isinstance(temp_id, str) and temp_id in checks and _is_number(number):
                     key, version, _ = checks[temp_id]
-                    acks.append({"key": key, "version": version})
-                    numbered.append((temp_id, number))
+                    answered.acks.append({"key": key, "version": version})
+                    answered.numbered.append((temp_id, number))
         if events:
             body = await self._post("/events", {"events": [doc for _, _, doc in events.values()]})
             for event_id in _list(body, "acknowledged"):
-                if event_id in events:
+                if isinstance(event_id, str) and event_id in events:
                     key, version, _ = events[event_id]
-                    acks.append({"key": key, "version": version})
-        posted = time.monotonic()
+                    answered.acks.append({"key": key, "version": version})
+        answered.post_ms = round((time.monotonic() - started) * 1000, 1)
+        return answered
+
+    async def _commit_answers(self, answered: Answered) -> None:
+        """Commit the numbers, then the acknowledgements (never the other way round)."""
+        started = time.monotonic()
         ledger = self._ledger()
         # Proposed together, so the leader appends and fsyncs them as one batch (group
         # commit) instead of one disk round per check; all must be committed before the
         # acknowledgement below, or a new leader would never number an acknowledged check.
-        pending = [
-            self._commit(
-                {
+        todo = [
+            (temp_id, number)
+            for temp_id, number in answered.numbered
+            if (check := ledger.checks.get(temp_id)) is not None and check["number"] is None
+        ]
+        pending: list[asyncio.Future[dict[str, Any]]] = []
+        try:
+            for n, (temp_id, number) in enumerate(todo):
+                if n and n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # heartbeats and replies go out between chunks
+                command = {
                     "type": "check_numbered",
                     "id": f"num-{temp_id}",
                     "check": temp_id,
                     "number": number,
                 }
-            )
-            for temp_id, number in numbered
-            if (check := ledger.checks.get(temp_id)) is not None and check["number"] is None
-        ]
-        if pending:
-            for result in await asyncio.gather(*pending, return_exceptions=True):
-                if isinstance(result, BaseException):
-                    raise result
-        if acks:
-            await self._commit({"type": "synced", "id": uuid.uuid4().hex, "acks": acks})
+                pending.append(asyncio.ensure_future(self._commit(command)))
+            results = await asyncio.gather(*pending, return_exceptions=True)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        if answered.acks:
+            await self._commit({"type": "synced", "id": uuid.uuid4().hex, "acks": answered.acks})
             self._set(last_sync_ms=self._now_ms())
         log.info(
             "uploaded",
             extra={
-                "checks": len(checks),
-                "events": len(events),
+                "records": answered.size,
                 "numbered": len(pending),
-                "acks": len(acks),
-                "post_ms": round((posted - started) * 1000, 1),
-                "commit_ms": round((time.monotonic() - posted) * 1000, 1),
+                "acks": len(answered.acks),
+                "post_ms": answered.post_ms,
+                "commit_ms": round((time.monotonic() - started) * 1000, 1),
             },
         )
-        return bool(acks)
 
     async def _commit(self, command: dict[str, Any]) -> dict[str, Any]:
         command = {**command, "by": "@sync"}
@@ -332,6 +466,11 @@ class SyncAgent:
             count, oldest = queries.unsynced_count(self._ledger())
             self.state.backlog, self.state.oldest_ms = count, oldest
         self._on_state(self.state.as_dict())
+
+
+def _is_number(value: object) -> TypeGuard[int]:
+    """A check number as the cloud gives it: a positive int (JSON true is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _list(body: dict[str, Any], key: str) -> list[Any]:
