@@ -18,6 +18,7 @@ never starts a display of its own, because windows nobody can see help nobody
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import stat
@@ -39,6 +40,7 @@ from mesh.node import config as cfg
 from mesh.node.site_setup import write_site_file
 
 NO_DISPLAY_EXIT = 2
+START_FAILED_EXIT = 1
 TERMINAL_SIZE = (1024, 700)  # px: the terminal's minimum window
 # px: the kitchen screen is laid out for a 1920x1080 KDS; its header needs about
 # 1700 px, or the status dot at its right end falls outside the window.
@@ -87,10 +89,17 @@ control: type a number and Enter
 
 def display_missing() -> str | None:
     """Why no window can open here, or None when one can."""
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+    display = os.environ.get("DISPLAY", "")
+    if os.environ.get("WAYLAND_DISPLAY"):
         return None
+    local = re.match(r"^(?:unix)?:(\d+)(?:\.\d+)?$", display)
+    if display and not (local and not Path(f"/tmp/.X11-unix/X{local[1]}").exists()):
+        return None
+    # SDL does not fail without a display: it falls back to a driver that draws
+    # nowhere, so the demo would look fine and show nothing. Say so instead.
+    why = f"no X server answers on $DISPLAY {display}" if display else "$DISPLAY is not set"
     return (
-        "tablemesh demo: no display ($DISPLAY is not set), so the terminal and kitchen "
+        f"tablemesh demo: no display ({why}), so the terminal and kitchen "
         "windows cannot open.\n"
         "  run the same site without windows:   tablemesh demo --headless\n"
         "  or on a virtual screen (screenshots): "
@@ -174,6 +183,10 @@ def run_windowed(root: Path, nodes: int) -> int:
             print("no console input: serving until Ctrl-C or SIGTERM", flush=True)
         _control_loop(site, staff, lambda: stop, interactive)
         return 0
+    except RuntimeError as exc:
+        # A window that cannot open (a stale $DISPLAY, no GL) exits at once: say which.
+        print(f"tablemesh demo: {exc}", file=sys.stderr, flush=True)
+        return START_FAILED_EXIT
     finally:
         print("stopping every process the demo started ...", flush=True)
         site.stop_all()
