@@ -92,6 +92,14 @@ async def _members(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     return _ok(members=node.members())
 
 
+async def _revoke(node: Node, request: dict[str, Any]) -> dict[str, Any]:
+    """Revoke a device's key site-wide (docs/membership.md); on the leader only."""
+    peer = _opt_str(request, "node")
+    if peer is None:
+        return _bad('revoke needs "node": the device to revoke')
+    return await node.revoke(peer)
+
+
 async def _watch(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     """Long-poll: answers once the applied index passes ``after`` (or at the timeout)."""
     after = request.get("after", 0)
@@ -218,6 +226,7 @@ OPS: dict[str, Callable[[Node, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
     "checks": _checks,
     "tickets": _tickets,
     "members": _members,
+    "revoke": _revoke,
     "watch": _watch,
     "catalog": _catalog,
     "login": _login,

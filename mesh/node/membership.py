@@ -12,7 +12,8 @@ Rules, in the order they are tried (the first that applies wins):
    refuses a second one anyway; saying nothing keeps the log clean.
 2. No quorum of voters is reachable: nothing. A change could not commit, and
    would block every later change until it did.
-3. A voter other than the leader has been silent longer than
+3. A member whose key was revoked (``view.revoked``): REMOVE it (a voter only
+   if the quorum stands without it). Then: a voter other than the leader has been silent longer than
    ``voter_dead_after_s``: REMOVE it (the longest silent first), provided the
    reachable voters still make a quorum of the configuration without it.
 4. Fewer voters than the target: PROMOTE the best learner that is reachable and
@@ -77,6 +78,7 @@ class MeshView:
     last_index: int  # the leader's last log index
     pending: bool  # a CONF_CHANGE entry is in the log but not committed
     peers: Mapping[NodeId, PeerView] = field(default_factory=dict)  # every enrolled device but us
+    revoked: frozenset[NodeId] = frozenset()  # members whose key the site revoked
 
 
 def _rank(view: MeshView, nid: NodeId) -> tuple[int, NodeId]:
@@ -120,6 +122,10 @@ def next_change(view: MeshView, settings: MembershipSettings) -> ConfChange | No
     if not _quorum_without(view, settings, None):
         return None
     target = target_of(view, settings)
+
+    for gone in sorted(view.revoked & (conf.voters | conf.learners) - {view.leader}):
+        if gone in conf.learners or _quorum_without(view, settings, gone):
+            return ConfChange(type=ConfChangeType.REMOVE, node_id=gone)
 
     dead = [
         (view.peers[v].silent_s, v)

@@ -36,7 +36,7 @@ from mesh.net.discovery import PeerSeen as DiscoveredPeer
 from mesh.net.keys import KeyPair, load_or_create_keypair
 from mesh.net.transport import PeerInfo, Transport
 from mesh.node import config as cfg
-from mesh.node import constants, control_ops, membership
+from mesh.node import constants, control_ops, membership, roster
 from mesh.node.check_counter import CheckCounter
 from mesh.node.pins import Lockout
 from mesh.node.replica import Applied, Replica
@@ -121,6 +121,7 @@ class Node:
         self._last_heard: dict[str, float] = {}
         self._peer_status: dict[str, PeerSeen] = {}
         self._was_leader = False
+        self._revoked_seen: dict[str, str] = {}  # the roster's revocations the transport enforces
         self.lockout = Lockout()  # wrong PINs typed on this device
         self.cloud_state: dict[str, Any] = {
             "cloud": "unknown" if self.config.cloud else "none",
@@ -151,10 +152,11 @@ class Node:
         self.counter = CheckCounter(self.data_dir / cfg.COUNTER_FILE, c.device_prefix)
         peers = {
             name: PeerInfo(address=p.address, public_key=p.public_key)
-            for name, p in c.peers.items()
+            for name, p in self.enrolled().items()
             if p.address
         }
-        allowed = {name: p.public_key for name, p in c.peers.items()}
+        allowed = {name: p.public_key for name, p in self.enrolled().items()}
+        self._revoked_seen = dict(self.replica.roster.revoked)
         self.transport = Transport(
             node_id=c.node,
             site=c.site,
@@ -214,7 +216,7 @@ class Node:
         """A peer of our site advertised where it listens: reach it there (never trust it more)."""
         if not isinstance(event, DiscoveredPeer) or self.transport is None:
             return
-        peer = self.config.peers.get(event.node_id)
+        peer = self.enrolled().get(event.node_id)
         if peer is None or peer.public_key != event.public_key:
             # Not an enrolled device of ours, or a key we never enrolled: ignore it.
             log.warning("ignored an mDNS advert", extra={"node": event.node_id})
@@ -311,6 +313,57 @@ class Node:
         log.info("leadership handed over", extra={"to": to, "done": r.role is not Role.LEADER})
 
     # -- membership ------------------------------------------------------------
+    def enrolled(self) -> dict[str, cfg.PeerConfig]:
+        """The other devices whose keys we accept: the configured ones, less those revoked."""
+        roster = self.replica.roster if self.replica is not None else None
+        return {
+            name: peer
+            for name, peer in self.config.peers.items()
+            if roster is None or not roster.is_revoked(name, peer.public_key)
+        }
+
+    def _enforce_roster(self) -> None:
+        """A revocation was applied: refuse the key at once and stop sending to it."""
+        assert self.replica is not None and self.transport is not None
+        revoked = dict(self.replica.roster.revoked)
+        if revoked == self._revoked_seen:
+            return
+        self._revoked_seen = revoked
+        enrolled = self.enrolled()
+        self.transport.set_allowed_keys({name: p.public_key for name, p in enrolled.items()})
+        for name in self.config.peers.keys() - enrolled.keys():
+            self.transport.remove_peer(name)
+            self._last_heard.pop(name, None)
+            self._peer_status.pop(name, None)
+        log.warning("device keys revoked", extra={"revoked": sorted(revoked)})
+        if self.node_id in revoked:
+            log.error("this device was revoked by the site: its frames are refused from now on")
+
+    async def revoke(
+        self, peer: str, *, timeout: float = constants.SUBMIT_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """Commit the revocation of ``peer``'s key (leader only); answers once applied here."""
+        r = self.replica
+        assert r is not None
+        target = self.config.peers.get(peer)
+        if target is None:
+            return error_reply("not_found", f"{peer} is not an enrolled device of this site")
+        if r.role is not Role.LEADER:
+            return error_reply(
+                "not_leader", "ask the leader (see ctl status) to revoke", leader=r.leader
+            )
+        if r.roster.is_revoked(peer, target.public_key):
+            return {"ok": True, "node": peer, "already": True}
+        record = roster.encode_record({"op": "revoke", "node": peer, "key": target.public_key})
+        try:
+            (index,) = r.propose([record])
+        except ProposalRefused as exc:
+            return error_reply("not_leader", f"could not propose: {exc}", leader=r.leader)
+        self._schedule_pump()
+        if not await self.wait_applied(index, timeout):
+            return error_reply("timeout", f"revocation of {peer} not applied within {timeout:g} s")
+        return {"ok": True, "node": peer, "index": index}
+
     def membership_settings(self) -> membership.MembershipSettings:
         c = self.config
         return membership.MembershipSettings(
@@ -328,7 +381,8 @@ class Node:
         st = r.status()
         now = time.monotonic()
         peers: dict[str, membership.PeerView] = {}
-        for name, peer in self.config.peers.items():
+        enrolled = self.enrolled()
+        for name, peer in enrolled.items():
             # Never heard since we started counts as silent since we started: a
             # voter that was dead before this leader's process began is not immortal.
             heard = self._last_heard.get(name, self.started_at)
@@ -344,6 +398,10 @@ class Node:
             last_index=st.last_index,
             pending=st.pending_conf_index > st.commit,
             peers=peers,
+            # Only devices the roster revoked: a member missing from node.json is left alone.
+            revoked=frozenset(
+                (st.conf.voters | st.conf.learners) & (self.config.peers.keys() - enrolled.keys())
+            ),
         )
 
     def manage_membership(self) -> ConfChange | None:
@@ -513,6 +571,8 @@ class Node:
             fut = self._waiters.pop(outcome.command_id, None)
             if fut is not None and not fut.done():
                 fut.set_result(outcome)
+        if self.replica.roster.revoked != self._revoked_seen:
+            self._enforce_roster()
         ledger = self.replica.ledger
         self._last_stamp = max(self._last_stamp, ledger.last_time_ms)
         index = ledger.applied_index
@@ -848,9 +908,14 @@ class Node:
             "voters": sorted(st.conf.voters),
             "learners": sorted(st.conf.learners),
             "peers": {
-                peer: {"reachable": self._recent(peer), "connected": peer in connected}
+                peer: {
+                    "reachable": self._recent(peer),
+                    "connected": peer in connected,
+                    "revoked": peer not in enrolled,
+                }
                 for peer in sorted(self.config.peers)
                 for connected in [self.transport.connected_peers()]
+                for enrolled in [self.enrolled()]
             },
             "counters": self.transport.counters(),
             "disk": {k: round(v, 4) for k, v in r.stats.items()},

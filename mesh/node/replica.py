@@ -13,6 +13,7 @@ log compacted up to it.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import zlib
@@ -24,6 +25,7 @@ from mesh.ledger.apply import apply
 from mesh.ledger.entry import Outcome, decode_payload
 from mesh.ledger.state import LedgerState
 from mesh.node import constants
+from mesh.node.roster import Roster, decode_record, is_record
 from mesh.node.store import SQLiteStorage
 from mesh.raft.confchange import ConfChange
 from mesh.raft.raft import Config, Rng, Role
@@ -42,26 +44,41 @@ class Applied:
     outcome: Outcome | None
 
 
-SNAPSHOT_CODEC = b"z1"  # zlib over the ledger's canonical JSON; a day's state shrinks ~10x
+SNAPSHOT_CODEC_V1 = b"z1"  # zlib over the ledger's canonical JSON; a day's state shrinks ~10x
+SNAPSHOT_CODEC = b"z2"  # zlib over: 4-byte length, the roster's JSON, the ledger's JSON
 
 
-def encode_snapshot(ledger: LedgerState) -> bytes:
+def encode_snapshot(ledger: LedgerState, roster: Roster | None = None) -> bytes:
     # Level 1: most of the size win for a fraction of the time; snapshots are taken
     # on the loop and sent whole to a lagging follower, so both matter.
-    return SNAPSHOT_CODEC + zlib.compress(ledger.snapshot(), 1)
+    head = json.dumps((roster or Roster()).to_json(), sort_keys=True).encode()
+    body = len(head).to_bytes(4, "big") + head + ledger.snapshot()
+    return SNAPSHOT_CODEC + zlib.compress(body, 1)
 
 
-def decode_snapshot(data: bytes) -> LedgerState:
+def decode_snapshot(data: bytes) -> tuple[LedgerState, Roster]:
+    if data.startswith(SNAPSHOT_CODEC_V1):
+        return LedgerState.restore(zlib.decompress(data[len(SNAPSHOT_CODEC_V1) :])), Roster()
     if not data.startswith(SNAPSHOT_CODEC):
         raise ValueError("not a tablemesh snapshot (unknown codec)")
-    return LedgerState.restore(zlib.decompress(data[len(SNAPSHOT_CODEC) :]))
+    body = zlib.decompress(data[len(SNAPSHOT_CODEC) :])
+    size = int.from_bytes(body[:4], "big")
+    roster = Roster.from_json(json.loads(body[4 : 4 + size]))
+    return LedgerState.restore(body[4 + size :]), roster
 
 
-def _apply_entry(ledger: LedgerState, entry: Entry) -> Outcome | None:
-    """Apply one committed Raft entry to the ledger; None for entries that carry no command."""
-    if entry.kind is not EntryKind.NORMAL or not entry.data:
-        # Membership changes and a new leader's empty entry still move the ledger's
-        # applied index, identically on every node, so state hashes stay comparable.
+def _apply_entry(ledger: LedgerState, roster: Roster, entry: Entry) -> Outcome | None:
+    """Apply one committed Raft entry; None for entries that carry no ledger command."""
+    if entry.kind is not EntryKind.NORMAL or not entry.data or is_record(entry.data):
+        # Membership changes, roster records and a new leader's empty entry still move
+        # the ledger's applied index, identically on every node, so state hashes stay
+        # comparable.
+        if entry.kind is EntryKind.NORMAL and entry.data:
+            record = decode_record(entry.data)
+            if record is None:
+                log.error("committed roster record is malformed", extra={"index": entry.index})
+            elif roster.apply(record):
+                log.warning("roster changed", extra={"index": entry.index, **record})
         ledger.applied_index = max(ledger.applied_index, entry.index)
         return None
     try:
@@ -112,6 +129,7 @@ class Replica:
         self.store = store
         if store.last_index() == 0 and store.initial_state()[0].term == 0:
             bootstrap(store, voters, learners)
+        self.roster = Roster()
         self.ledger = self._restore_ledger()
         self.raw = RawNode(
             Config(
@@ -129,14 +147,17 @@ class Replica:
 
     def _restore_ledger(self) -> LedgerState:
         snap = self.store.snapshot()
-        ledger = decode_snapshot(snap.data) if snap.meta.index > 0 else LedgerState()
+        if snap.meta.index > 0:
+            ledger, self.roster = decode_snapshot(snap.data)
+        else:
+            ledger = LedgerState()
         ledger.applied_index = max(ledger.applied_index, snap.meta.index)
         commit = self.store.initial_state()[0].commit
         start = snap.meta.index + 1
         if commit >= start:
             for entry in self.store.entries(start, commit + 1):
                 if entry.index > ledger.applied_index:
-                    _apply_entry(ledger, entry)
+                    _apply_entry(ledger, self.roster, entry)
         log.info(
             "ledger restored",
             extra={"snapshot_index": snap.meta.index, "replayed_to": ledger.applied_index},
@@ -231,12 +252,12 @@ class Replica:
                 self._unsaved_hard_state = None
         applied: list[Applied] = []
         if rd.snapshot is not None:
-            self.ledger = decode_snapshot(rd.snapshot.data)
+            self.ledger, self.roster = decode_snapshot(rd.snapshot.data)
             self.ledger.applied_index = max(self.ledger.applied_index, rd.snapshot.meta.index)
         for entry in rd.committed_entries:
             if entry.index <= self.ledger.applied_index:
                 continue
-            applied.append(Applied(entry, _apply_entry(self.ledger, entry)))
+            applied.append(Applied(entry, _apply_entry(self.ledger, self.roster, entry)))
         self.raw.advance(rd)
         self._note_recovery()
         try:
@@ -287,7 +308,7 @@ class Replica:
         index = self.ledger.applied_index
         if index - self.store.snapshot().meta.index < self.snapshot_every:
             return
-        snap = self.raw.snapshot_at(index, encode_snapshot(self.ledger))
+        snap = self.raw.snapshot_at(index, encode_snapshot(self.ledger, self.roster))
         with self.store.batch():
             # The snapshot's index must never be ahead of the commit index on disk.
             self._flush_hard_state()

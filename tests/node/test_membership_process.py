@@ -213,3 +213,51 @@ def test_sigterm_on_the_leader_the_next_write_waits_for_no_election_timeout(
     # Generous (a shared CI machine): an election timeout alone is 0.4-0.8 s, plus
     # the PreVote round and a follower's retry; a hand-over needs none of it.
     assert first_after < 3.0
+
+
+def test_a_revoked_device_is_refused_everywhere_and_leaves_the_configuration(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    cluster = Cluster(tmp_path / "s", reaper, nodes=4)  # 3 voters, 1 learner
+    cluster.start()
+    leader = cluster.leader()
+    victim = sorted(voters(cluster, leader) - {leader})[0]
+    others = [n for n in cluster.names if n != victim]
+    follower = next(n for n in others if n != leader)
+    check = open_check(cluster, follower)
+
+    refused = cluster.client(follower).call("revoke", node=victim)
+    assert refused["error"]["code"] == "not_leader" and refused["leader"] == leader
+    reply = cluster.client(leader).call("revoke", node=victim)
+    assert reply["ok"], reply
+    assert cluster.client(leader).call("revoke", node=victim).get("already") is True
+
+    def gone() -> bool:
+        rows = members(cluster, leader)
+        return victim not in rows and sum(m["voter"] for m in rows.values()) == 3
+
+    wait_for(f"{victim} out of the configuration, a learner promoted", gone, 20)
+    # Every other node refuses it from the applied index on: its gossip is dropped.
+    for name in others:
+        wait_for(
+            f"{name} to mark {victim} revoked",
+            lambda n=name: cluster.status(n)["peers"][victim]["revoked"],
+            10,
+        )
+
+    def dropped(name: str) -> int:
+        return int(cluster.status(name)["counters"].get("rx.dropped.revoked", 0))
+
+    wait_for("the revoked device's frames dropped", lambda: all(dropped(n) > 0 for n in others), 10)
+    assert submit_note(cluster, follower, check, "after-revoke")["ok"]
+    # Restarted, it must handshake again: the key is refused at the door.
+    cluster.kill(victim)
+    cluster.start([victim])
+
+    def refused_at_handshake() -> bool:
+        return all(int(cluster.status(n)["counters"].get("zap.refused.key", 0)) > 0 for n in others)
+
+    wait_for("its new handshakes refused", refused_at_handshake, 20)
+    assert cluster.status(victim)["dot"] == "cut_off"
+    assert submit_note(cluster, leader, check, "still-fine")["ok"]
+    cluster.converged(others, timeout=30)

@@ -477,3 +477,26 @@ def test_seeds_replay_exactly() -> None:
     a = _run_policy_seed(3, 5, 300)
     b = _run_policy_seed(3, 5, 300)
     assert a.changes == b.changes and list(a.trace) == list(b.trace)
+
+
+def test_a_revoked_member_is_removed_first_learner_or_voter() -> None:
+    v = view({"n1", "n2", "n3"}, {"n4"}, silent={"n3": DEAD})
+    revoked = MeshView(
+        leader=v.leader,
+        conf=v.conf,
+        last_index=v.last_index,
+        pending=False,
+        peers={n: p for n, p in v.peers.items() if n != "n4"},
+        revoked=frozenset({"n4"}),
+    )
+    assert next_change(revoked, S) == change(ConfChangeType.REMOVE, "n4")
+    voter = MeshView(
+        leader=v.leader,
+        conf=v.conf,
+        last_index=v.last_index,
+        pending=False,
+        peers={n: p for n, p in v.peers.items() if n != "n2"},
+        revoked=frozenset({"n2"}),
+    )
+    # n2 revoked (so unheard) and n3 dead: one voter of three reachable, nothing could commit.
+    assert next_change(voter, S) is None
