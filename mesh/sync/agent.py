@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import heapq
 import logging
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -46,7 +47,12 @@ CATALOG_EVERY_S = 10.0  # s between catalog checks
 YIELD_EVERY = 50  # records copied or numbers proposed between two yields to the loop
 MAX_PIPELINED_BATCHES = 40  # batches in one upload before probing and the catalog again
 BACKOFF_MIN_S = 0.5  # s after the first failure
-BACKOFF_MAX_S = 5.0  # s at most between probes of a cloud that is away
+BACKOFF_MAX_S = 5.0  # s at most between attempts on a cloud that answers badly (5xx, timeouts)
+# s at most between probes of a cloud nobody answers for (connection refused or
+# unreachable): a probe then costs the cloud nothing, and the backlog starts draining
+# at most this long after the internet returns.
+UNREACHABLE_MAX_S = 2.0
+JITTER = 0.5  # each pause is drawn from [1 - JITTER, 1] x the back-off: sites do not probe in step
 
 Propose = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -55,6 +61,10 @@ EVENT_KINDS = {"time": "time_entry", "audit": "audit", "day": "day_close"}
 
 class CloudError(Exception):
     """The cloud did not give a usable answer (down, 5xx, timeout, malformed)."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable  # nothing answered at all (no connection)
 
 
 class NotCommitted(Exception):
@@ -196,8 +206,10 @@ class SyncAgent:
         now_ms: Callable[[], int],
         on_state: Callable[[dict[str, Any]], None],
         transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self._ledger = ledger
+        self._rng = rng or random.Random()
         self._propose = propose
         self._now_ms = now_ms
         self._on_state = on_state
@@ -226,14 +238,15 @@ class SyncAgent:
                     if self.state.cloud != "down":
                         log.warning("cloud unreachable", extra={"error": str(exc)})
                     self._set(cloud="down", last_error=str(exc))
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, BACKOFF_MAX_S)
+                    await self._pause(backoff)
+                    ceiling = UNREACHABLE_MAX_S if exc.unreachable else BACKOFF_MAX_S
+                    backoff = min(backoff * 2, ceiling)
                     continue
                 except NotCommitted as exc:
                     # The next round (or the next leader's agent) posts the same records
                     # again, and the cloud answers the same: nothing is lost or doubled.
                     log.info("sync round not committed", extra={"error": str(exc)})
-                    await asyncio.sleep(backoff)
+                    await self._pause(backoff)
                     continue
                 except Exception as exc:
                     # A bug, or an answer stranger than the checks above foresaw: the
@@ -241,7 +254,7 @@ class SyncAgent:
                     # election), so it says so and tries again, backing off.
                     log.exception("sync round failed")
                     self._set(last_error=f"{type(exc).__name__}: {exc}")
-                    await asyncio.sleep(backoff)
+                    await self._pause(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX_S)
                     continue
                 backoff = BACKOFF_MIN_S
@@ -249,6 +262,9 @@ class SyncAgent:
                     await asyncio.sleep(IDLE_S)
         finally:
             await self.close()
+
+    async def _pause(self, backoff: float) -> None:
+        await asyncio.sleep(backoff * (1 - JITTER * self._rng.random()))
 
     async def round(self) -> bool:
         """One round: True when it uploaded something (go again at once)."""
@@ -443,7 +459,10 @@ class SyncAgent:
         try:
             response = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise CloudError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+            raise CloudError(
+                f"{method} {path}: {type(exc).__name__}: {exc}",
+                unreachable=isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout),
+            ) from exc
         if response.status_code >= 400:
             raise CloudError(f"{method} {path}: HTTP {response.status_code}: {response.text[:200]}")
         try:

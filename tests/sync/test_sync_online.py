@@ -1,0 +1,56 @@
+"""Online: with the cloud reachable a new check gets its real number within about a second.
+
+The bound asserted here is generous (a shared CI machine is noisy); the measured time is
+printed (``-s`` or the captured output on failure) so the figure can be read; bench/sync.py
+measures the offline backlog.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from tests.support.cluster import Cluster, wait_for
+from tests.support.procs import ProcessReaper
+from tests.sync.synckit import open_check_command, site_with_cloud, wait_dot, wait_view
+
+pytestmark = pytest.mark.timeout(120)
+
+NUMBERED_WITHIN_S = 10.0  # asserted; the target (about 1 s) is what gets printed
+
+
+def number_of(cluster: Cluster, via: str, check: str) -> int | None:
+    found = cluster.client(via).checks(check=check)
+    number: int | None = found["check"]["number"] if found["ok"] else None
+    return number
+
+
+def test_a_new_check_gets_its_number_within_about_a_second(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    cloud, cluster = site_with_cloud(tmp_path, reaper)
+    cloud.start()
+    cluster.start()
+    leader = cluster.leader()
+    follower = next(n for n in cluster.names if n != leader)
+    wait_view(cluster, leader, "the cloud up", lambda v: v["cloud"] == "up")
+    timings = []
+    for via in (leader, follower, follower):
+        client = cluster.client(via)
+        reply = client.submit(open_check_command("5"))
+        assert reply["ok"], reply
+        opened = time.monotonic()
+        temp_id = reply["outcome"]["check"]
+
+        got = wait_for(
+            f"{temp_id}'s number", partial(number_of, cluster, via, temp_id), NUMBERED_WITHIN_S
+        )
+        timings.append(time.monotonic() - opened)
+        assert cloud.check(temp_id)["number"] == got
+        assert client.checks(check=str(got))["check"]["id"] == temp_id
+    print(f"online numbering via {leader}/{follower}: " + ", ".join(f"{t:.3f} s" for t in timings))
+    # Nothing waits once the round trip is done: every node's dot turns green.
+    wait_dot(cluster, cluster.names, "green")
