@@ -55,7 +55,11 @@ demo: $(STAMP)
 
 # Quick runs by default; `make bench BENCH=--full` for the full ones (docs/benchmarks.md).
 BENCH ?= --quick
+# etcd is one of the peers bench/peers.py compares against; installed here when root.
 bench: $(STAMP)
+	@command -v etcd >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends etcd-server >/dev/null; } || \
+	  echo "etcd missing: bench/peers.py skips it (sudo apt-get install etcd-server)"
 	$(BIN)/tablemesh bench $(BENCH)
 
 # Fault-injection soak: SEEDS random schedules on real processes in network

@@ -21,8 +21,11 @@ socket (one line in, one line out) that calls a ``@replicated`` method with
 ``sync=True``: the same hop as tablemesh's control socket. Clients are threads of
 this process, one kept-open connection each, spread over the nodes round-robin
 (1 client: through the leader). A commit is counted when the system acknowledges it.
+Also recorded: the CPU all server processes spent per commit (from /proc), which a
+shared, noisy machine disturbs far less than wall-clock latency.
 
-Run: ``python bench/peers.py [--quick|--full]``. Writes ``bench/results/peers.json``
+Run: ``python bench/peers.py [--quick|--full] [--nodes 5] [--only etcd]``. Writes
+``bench/results/peers.json``
 (figures plus latency samples for the CDF plots). A benchmark, not a test: it asserts
 nothing about time.
 """
@@ -74,7 +77,21 @@ class System(Protocol):
 
     def leader(self) -> str: ...
     def client(self, via: str) -> PeerClient: ...
+    def server_pids(self) -> list[int]: ...
     def close(self) -> None: ...
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (Linux /proc), 0 for a gone one."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
 
 
 def free_port() -> int:
@@ -129,6 +146,9 @@ class Tablemesh:
 
     def client(self, via: str) -> PeerClient:
         return _MeshPeerClient(self.site, via)
+
+    def server_pids(self) -> list[int]:
+        return [p.pid for p in self.site.procs.values()]
 
     def close(self) -> None:
         self.site.close()
@@ -252,6 +272,9 @@ class PySyncObj:
     def client(self, via: str) -> PeerClient:
         return _LineClient(self.sock(via))
 
+    def server_pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
     def close(self) -> None:
         kill_all(self.procs)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -339,6 +362,9 @@ class Etcd:
     def client(self, via: str) -> PeerClient:
         return _EtcdClient(self.client_port[via])
 
+    def server_pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
     def close(self) -> None:
         kill_all(self.procs)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -386,6 +412,9 @@ class SqliteFloor:
     def client(self, via: str) -> PeerClient:
         return _SqliteClient(self.path)
 
+    def server_pids(self) -> list[int]:
+        return []  # the clients do the work, in this process
+
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -420,12 +449,14 @@ def measure(system: System, clients: int, seconds: float) -> dict[str, Any]:
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(made))]
     for t in threads:
         t.start()
+    cpu_before = cpu_seconds(system.server_pids())
     start = time.perf_counter()
     stop[0] = start + seconds
     go.wait()
     for t in threads:
         t.join(seconds + 30)
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(system.server_pids()) - cpu_before
     for c in made:
         c.close()
     every = sorted(x for xs in lat for x in xs)
@@ -437,6 +468,9 @@ def measure(system: System, clients: int, seconds: float) -> dict[str, Any]:
         "p99_ms": round(pct(every, 99) * 1e3, 3),
         "commits": len(every),
         "errors": sum(errors),
+        # CPU of all server processes per acknowledged commit: less noisy than time on a
+        # shared machine, and what decides throughput once the cores are the limit.
+        "server_cpu_ms_per_commit": round(cpu * 1e3 / len(every), 3) if every else None,
         "samples_ms": [round(x * 1e3, 3) for x in every[::step]],
     }
 
@@ -461,6 +495,9 @@ def main() -> int:
     mode.add_argument("--quick", action="store_true", help="3 nodes, 3 s a point (default)")
     mode.add_argument("--full", action="store_true", help="3 and 5 nodes, 15 s a point")
     parser.add_argument("--only", action="append", help="run only this system (repeatable)")
+    parser.add_argument(
+        "--nodes", type=int, action="append", help="cluster size (repeatable; default 3, full 3 5)"
+    )
     parser.add_argument("--pysyncobj-node", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--journal", help=argparse.SUPPRESS)
     parser.add_argument("--batch", action="store_true", help=argparse.SUPPRESS)
@@ -476,7 +513,7 @@ def main() -> int:
         return 0
 
     seconds = 15.0 if args.full else 3.0
-    sizes = (3, 5) if args.full else (3,)
+    sizes = tuple(args.nodes) if args.nodes else (3, 5) if args.full else (3,)
     client_counts = (1, 16, 64)
     have_etcd = shutil.which("etcd") is not None
     if not have_etcd:
@@ -505,25 +542,32 @@ def main() -> int:
         f"{os.cpu_count()} cores; floor: fsync p50 {pct(floor_fsync, 50) * 1e3:.3f} ms, "
         f"loopback RTT p50 {pct(floor_rtt, 50) * 1e3:.3f} ms, sum {floor_ms:.3f} ms"
     )
-    print(f"{'system':<18} {'nodes':>5} {'clients':>7} {'commits/s':>10} "
-          f"{'p50 ms':>8} {'p99 ms':>8} {'p50/floor':>9} {'errors':>6}  durability")  # fmt: skip
+    print(f"{'system':<18} {'nodes':>5} {'clients':>7} {'commits/s':>10} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'p50/floor':>9} {'errors':>6} {'cpu ms':>7} {'fsync':>6}  "
+          "durability")  # fmt: skip
     for nodes in sizes:
         for name, make in make_systems(nodes, have_etcd, args.pysyncobj_batching):
             if args.only and name not in args.only:
                 continue
             if name == "sqlite-fsync" and nodes != sizes[0]:
                 continue  # no replication: the node count changes nothing
+            # The disk's flush latency drifts over minutes on a shared machine: probe it
+            # again next to each system, so a comparison can see what each one faced.
+            fsync_here = pct(fsync_floor(Path(tempfile.gettempdir()), 50), 50) * 1e3
             system = make()
             try:
                 for clients in client_counts:
                     r = measure(system, clients, seconds)
                     r.update(system=name, nodes=len(system.nodes), durability=system.durability)
+                    r["fsync_p50_ms_before"] = round(fsync_here, 3)
                     r["p50_x_floor"] = round(r["p50_ms"] / floor_ms, 1)
                     r["p99_x_floor"] = round(r["p99_ms"] / floor_ms, 1)
                     results["runs"].append(r)
                     print(f"{name:<18} {len(system.nodes):>5} {clients:>7} "
                           f"{r['commits_per_s']:>10,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
-                          f"{r['p50_x_floor']:>8.1f}x {r['errors']:>6}  {system.durability}",
+                          f"{r['p50_x_floor']:>8.1f}x {r['errors']:>6} "
+                          f"{r['server_cpu_ms_per_commit'] or 0:>7.2f} {fsync_here:>6.2f}  "
+                          f"{system.durability}",
                           flush=True)  # fmt: skip
             finally:
                 system.close()
