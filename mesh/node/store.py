@@ -2,7 +2,8 @@
 
 Implements the contract of ``mesh.raft.storage.Storage`` (read it first) on a
 SQLite file through SQLAlchemy 2 (typed models, Core statements), with the
-journal in WAL mode and ``synchronous=FULL``: a committed transaction is on disk when ``commit`` returns.
+journal in WAL mode and ``synchronous=FULL``: a committed transaction is on disk
+when ``commit`` returns.
 
 Group commit: ``with store.batch():`` turns every write inside it (the entries,
 the hard state and the snapshot of one ``Ready``) into one transaction, hence one
