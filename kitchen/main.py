@@ -55,6 +55,8 @@ def run(data_dir: Path, station: str | None) -> int:
 
         signal.signal(signal.SIGTERM, on_term)
         app.run()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C at a console closes the KDS: a clean stop, not an error
     finally:
         node.stop()
     return 0

@@ -43,6 +43,8 @@ def run(data_dir: Path) -> int:
     app = TerminalApp(Path(data_dir))
     try:
         app.run()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a person at a console closes it: a clean stop, not an error
     finally:
         # After the window closed, off any frame: a leader hands over before it stops.
         app.backend.stop()
