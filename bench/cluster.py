@@ -5,7 +5,9 @@ Prints, in one run on this machine:
 - 1 client committing sequentially (3 nodes), through the leader and through a follower;
 - 64 concurrent clients (3 and 5 nodes): commands/s and latency p50/p99;
 - dinner rush on 5 nodes: 20 clients at 1 command/s each: latency p50/p99;
-- failover on 5 nodes: kill -9 of the leader to the next acknowledged write (median, p99).
+- failover on 5 nodes: kill -9 of the leader to the next acknowledged write (median, p99);
+- cold start of a fresh site (every node ready, a leader elected), 3 and 5 nodes;
+- each node's RSS before and after 5,000 (full: 100,000) more commands on 5 nodes.
 
 Each client is a thread with a kept-open control-socket connection to one node;
 each command is an ``add_items`` of ~100 bytes on the client's own check (a new
@@ -108,10 +110,14 @@ class Site:
         init_site(self.root, default_devices(nodes), site="bench")
         self.names = [f"n{i}" for i in range(1, nodes + 1)]
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        started = time.perf_counter()
         for name in self.names:
             self.start(name)
         for name in self.names:
             self.wait_ready(name)
+        self.ready_s = time.perf_counter() - started  # cold start: every control socket up
+        self.leader()
+        self.leader_s = time.perf_counter() - started  # ... and a leader in a quorum
 
     def start(self, name: str) -> None:
         log = (self.root / name / "node.log").open("ab")
@@ -255,6 +261,41 @@ def concurrent(site: Site, clients: int, seconds: float, rate: float | None) -> 
             "samples_ms": [round(x * 1000, 3) for x in every[::step]]}  # fmt: skip
 
 
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_after(site: Site, commands: int, clients: int = 16) -> dict[str, Any]:
+    """Each node's resident memory before and after ``commands`` more acknowledged adds."""
+    before = {n: round(rss_mb(p.pid), 1) for n, p in site.procs.items()}
+    made = [Client(site, site.names[i % len(site.names)]) for i in range(clients)]
+    left = [commands]
+    lock = threading.Lock()
+
+    def run(c: Client) -> None:
+        while True:
+            with lock:
+                if left[0] <= 0:
+                    return
+                left[0] -= 1
+            c.add()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(c,)) for c in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c in made:
+        c.conn.close()
+    after = {n: round(rss_mb(p.pid), 1) for n, p in site.procs.items()}
+    return {"commands": commands, "seconds": round(time.perf_counter() - started, 1),
+            "rss_mb_before": before, "rss_mb_after": after}  # fmt: skip
+
+
 def failover(site: Site, trials: int) -> list[float]:
     out = []
     for _ in range(trials):
@@ -300,6 +341,12 @@ def main() -> int:
     for nodes in (3, 5):
         site = Site(nodes)
         try:
+            results[f"{nodes}n_cold_start"] = {
+                "ready_s": round(site.ready_s, 2),
+                "leader_s": round(site.leader_s, 2),
+            }
+            print(f"{nodes} nodes, cold start (fresh site): every node ready in "
+                  f"{site.ready_s:.2f} s, a leader in {site.leader_s:.2f} s")  # fmt: skip
             leader = site.leader()
             follower = next(n for n in site.names if n != leader)
             if nodes == 3:
@@ -320,6 +367,16 @@ def main() -> int:
                 print(
                     f"5 nodes, dinner rush (20 clients x 1/s): p50 {r['p50_ms']} ms, "
                     f"p99 {r['p99_ms']} ms, errors {r['errors']}"
+                )
+                mem = memory_after(site, 5_000 if q else 100_000)
+                results["5n_memory"] = mem
+                each = ", ".join(
+                    f"{n} {mem['rss_mb_before'][n]:.0f} -> {mem['rss_mb_after'][n]:.0f} MB"
+                    for n in site.names
+                )
+                print(
+                    f"5 nodes, RSS of each node before -> after {mem['commands']:,} more "
+                    f"commands ({mem['seconds']} s): {each}"
                 )
                 fo = failover(site, 3 if q else 20)
                 results["5n_failover"] = {
