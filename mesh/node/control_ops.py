@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from mesh.ledger import queries
-from mesh.node import pins
+from mesh.node import enrolment, pins
 
 if TYPE_CHECKING:
     from mesh.node.node import Node
@@ -98,6 +98,36 @@ async def _revoke(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     if peer is None:
         return _bad('revoke needs "node": the device to revoke')
     return await node.revoke(peer)
+
+
+async def _enrol_code(node: Node, request: dict[str, Any]) -> dict[str, Any]:
+    """Make a one-time enrolment code (docs/membership.md); on the leader only."""
+    ttl = request.get("ttl_s", enrolment.DEFAULT_TTL_S)
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float):
+        return _bad('"ttl_s" must be a number of seconds')
+    if not 0 < ttl <= enrolment.MAX_TTL_S:
+        return _bad(f'"ttl_s" must be in (0, {enrolment.MAX_TTL_S}]')
+    return await node.enrol_code(float(ttl))
+
+
+async def _enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
+    """A new device proves a code: its key joins the replicated roster (leader only)."""
+    fields = {}
+    for key in ("code", "node", "public_key", "role"):
+        value = request.get(key)
+        if not isinstance(value, str) or not value:
+            return _bad(f'enrol needs "{key}" (a string)')
+        fields[key] = value
+    address = request.get("address", "")
+    if not isinstance(address, str):
+        return _bad('"address" must be a string (tcp://host:port, or "" for mDNS)')
+    return await node.enrol(
+        code=fields["code"],
+        node=fields["node"],
+        public_key=fields["public_key"],
+        role=fields["role"],
+        address=address,
+    )
 
 
 async def _watch(node: Node, request: dict[str, Any]) -> dict[str, Any]:
@@ -227,6 +257,8 @@ OPS: dict[str, Callable[[Node, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
     "tickets": _tickets,
     "members": _members,
     "revoke": _revoke,
+    "enrol_code": _enrol_code,
+    "enrol": _enrol,
     "watch": _watch,
     "catalog": _catalog,
     "login": _login,

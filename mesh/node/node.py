@@ -15,6 +15,7 @@ write sees it. Retries reuse the command's id: the ledger applies an id once.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -33,10 +34,10 @@ from mesh.net import schema
 from mesh.net.control import ControlServer
 from mesh.net.discovery import Discovery, DiscoveryEvent
 from mesh.net.discovery import PeerSeen as DiscoveredPeer
-from mesh.net.keys import KeyPair, load_or_create_keypair
+from mesh.net.keys import KeyPair, is_z85_key, load_or_create_keypair
 from mesh.net.transport import PeerInfo, Transport
 from mesh.node import config as cfg
-from mesh.node import constants, control_ops, membership, roster
+from mesh.node import constants, control_ops, enrolment, membership, roster
 from mesh.node.check_counter import CheckCounter
 from mesh.node.pins import Lockout
 from mesh.node.replica import Applied, Replica
@@ -121,7 +122,9 @@ class Node:
         self._last_heard: dict[str, float] = {}
         self._peer_status: dict[str, PeerSeen] = {}
         self._was_leader = False
-        self._revoked_seen: dict[str, str] = {}  # the roster's revocations the transport enforces
+        self._roster_mark: tuple[int, int] = (0, 0)  # which roster state the transport enforces
+        self.enrol_lockout = Lockout()  # wrong enrolment codes tried on this node
+        self.enrol_counts: collections.Counter[str] = collections.Counter()
         self.lockout = Lockout()  # wrong PINs typed on this device
         self.cloud_state: dict[str, Any] = {
             "cloud": "unknown" if self.config.cloud else "none",
@@ -156,7 +159,7 @@ class Node:
             if p.address
         }
         allowed = {name: p.public_key for name, p in self.enrolled().items()}
-        self._revoked_seen = dict(self.replica.roster.revoked)
+        self._roster_mark = (id(self.replica.roster), self.replica.roster.changes)
         self.transport = Transport(
             node_id=c.node,
             site=c.site,
@@ -313,31 +316,68 @@ class Node:
         log.info("leadership handed over", extra={"to": to, "done": r.role is not Role.LEADER})
 
     # -- membership ------------------------------------------------------------
+    def devices(self) -> dict[str, cfg.PeerConfig]:
+        """Every other device the site ever enrolled: ``node.json``'s, then the roster's."""
+        devices = dict(self.config.peers)
+        if self.replica is not None:
+            for name, entry in self.replica.roster.enrolled.items():
+                if name != self.node_id:
+                    devices[name] = cfg.PeerConfig(
+                        address=entry["address"], public_key=entry["key"], role=entry["role"]
+                    )
+        return devices
+
     def enrolled(self) -> dict[str, cfg.PeerConfig]:
-        """The other devices whose keys we accept: the configured ones, less those revoked."""
+        """The other devices whose keys we accept: every device less those revoked."""
         roster = self.replica.roster if self.replica is not None else None
         return {
             name: peer
-            for name, peer in self.config.peers.items()
+            for name, peer in self.devices().items()
             if roster is None or not roster.is_revoked(name, peer.public_key)
         }
 
     def _enforce_roster(self) -> None:
-        """A revocation was applied: refuse the key at once and stop sending to it."""
+        """The roster changed (an enrolment, a revocation): the transport follows at once."""
         assert self.replica is not None and self.transport is not None
-        revoked = dict(self.replica.roster.revoked)
-        if revoked == self._revoked_seen:
+        r = self.replica
+        mark = (id(r.roster), r.roster.changes)
+        if mark == self._roster_mark:
             return
-        self._revoked_seen = revoked
+        self._roster_mark = mark
         enrolled = self.enrolled()
         self.transport.set_allowed_keys({name: p.public_key for name, p in enrolled.items()})
-        for name in self.config.peers.keys() - enrolled.keys():
+        known = self.transport.peers()
+        for name, peer in enrolled.items():
+            info = known.get(name)
+            if peer.address and (info is None or info.public_key != peer.public_key):
+                self.transport.set_peer(name, peer.address, peer.public_key)
+        for name in self.devices().keys() - enrolled.keys():
             self.transport.remove_peer(name)
             self._last_heard.pop(name, None)
             self._peer_status.pop(name, None)
-        log.warning("device keys revoked", extra={"revoked": sorted(revoked)})
-        if self.node_id in revoked:
+        revoked = sorted(r.roster.revoked)
+        log.warning("roster applied", extra={"enrolled": sorted(enrolled), "revoked": revoked})
+        if self.node_id in r.roster.revoked:
             log.error("this device was revoked by the site: its frames are refused from now on")
+
+    async def _commit_record(
+        self, record: dict[str, Any], timeout: float
+    ) -> tuple[int, None] | tuple[None, dict[str, Any]]:
+        """Propose one roster record on the leader and wait until it is applied here."""
+        r = self.replica
+        assert r is not None
+        if r.role is not Role.LEADER:
+            return None, error_reply(
+                "not_leader", "ask the leader (see ctl status)", leader=r.leader
+            )
+        try:
+            (index,) = r.propose([roster.encode_record(record)])
+        except ProposalRefused as exc:
+            return None, error_reply("not_leader", f"could not propose: {exc}", leader=r.leader)
+        self._schedule_pump()
+        if not await self.wait_applied(index, timeout):
+            return None, error_reply("timeout", f"not applied within {timeout:g} s; ask again")
+        return index, None
 
     async def revoke(
         self, peer: str, *, timeout: float = constants.SUBMIT_TIMEOUT_S
@@ -345,24 +385,116 @@ class Node:
         """Commit the revocation of ``peer``'s key (leader only); answers once applied here."""
         r = self.replica
         assert r is not None
-        target = self.config.peers.get(peer)
+        target = self.devices().get(peer)
         if target is None:
             return error_reply("not_found", f"{peer} is not an enrolled device of this site")
-        if r.role is not Role.LEADER:
-            return error_reply(
-                "not_leader", "ask the leader (see ctl status) to revoke", leader=r.leader
-            )
         if r.roster.is_revoked(peer, target.public_key):
             return {"ok": True, "node": peer, "already": True}
-        record = roster.encode_record({"op": "revoke", "node": peer, "key": target.public_key})
-        try:
-            (index,) = r.propose([record])
-        except ProposalRefused as exc:
-            return error_reply("not_leader", f"could not propose: {exc}", leader=r.leader)
-        self._schedule_pump()
-        if not await self.wait_applied(index, timeout):
-            return error_reply("timeout", f"revocation of {peer} not applied within {timeout:g} s")
+        record = {"op": "revoke", "node": peer, "key": target.public_key}
+        index, error = await self._commit_record(record, timeout)
+        if error is not None:
+            return error
         return {"ok": True, "node": peer, "index": index}
+
+    async def enrol_code(
+        self, ttl_s: float = enrolment.DEFAULT_TTL_S, *, timeout: float = constants.SUBMIT_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """Make a one-time enrolment code (leader only); its hash is committed, never the code."""
+        code = enrolment.new_code()
+        canonical = enrolment.normalize(code)
+        assert canonical is not None
+        expires_ms = self.agreed_now_ms() + int(ttl_s * 1000)
+        digest = enrolment.code_hash(self.config.site, canonical)
+        record = {"op": "offer", "code": digest, "expires_ms": expires_ms}
+        _, error = await self._commit_record(record, timeout)
+        if error is not None:
+            return error
+        log.info("enrolment code made", extra={"expires_ms": expires_ms})
+        return {"ok": True, "code": code, "expires_ms": expires_ms, "ttl_s": ttl_s}
+
+    def _enrol_refused(self, code: str, message: str, **extra: Any) -> dict[str, Any]:
+        self.enrol_counts[f"enrol.refused.{code}"] += 1
+        if code in {"wrong_code", "expired_code", "used_code"}:
+            self.enrol_lockout.record(False, time.monotonic())
+        log.warning("enrolment refused", extra={"reason": code})
+        return error_reply(code, message, **extra)
+
+    async def enrol(
+        self,
+        *,
+        code: str,
+        node: str,
+        public_key: str,
+        role: str,
+        address: str,
+        timeout: float = constants.SUBMIT_TIMEOUT_S,
+    ) -> dict[str, Any]:
+        """A new device proves a code (leader only): its key is committed to the roster.
+
+        Answers with what the device needs to join: the site and every enrolled
+        device's address, key and role.
+        """
+        r = self.replica
+        assert r is not None
+        if r.role is not Role.LEADER:
+            return error_reply("not_leader", "ask the leader (see ctl status)", leader=r.leader)
+        wait = self.enrol_lockout.locked(time.monotonic())
+        if wait > 0:
+            return self._enrol_refused(
+                "rate_limited",
+                f"too many wrong enrolment codes: try again in {int(wait) + 1} s",
+                retry_in_s=round(wait, 1),
+            )
+        try:
+            schema.check_id(node, "node")
+        except schema.SchemaError:
+            return self._enrol_refused("invalid", f"{node!r} is not a valid device name")
+        if role not in cfg.ROLES or not is_z85_key(public_key):
+            return self._enrol_refused("invalid", "role or public key is not valid")
+        if address and not address.startswith("tcp://"):
+            return self._enrol_refused("invalid", "address must be tcp://host:port")
+        if node == self.node_id or node in self.enrolled():
+            return self._enrol_refused("exists", f"a device named {node} is already enrolled")
+        canonical = enrolment.normalize(code)
+        digest = enrolment.code_hash(self.config.site, canonical) if canonical else ""
+        offer = r.roster.offers.get(digest)
+        if offer is None:
+            return self._enrol_refused("wrong_code", "this enrolment code is not valid")
+        if offer["used_by"] is not None:
+            return self._enrol_refused("used_code", "this enrolment code was already used")
+        now = self.agreed_now_ms()
+        if now > offer["expires_ms"]:
+            return self._enrol_refused("expired_code", "this enrolment code has expired")
+        record = {
+            "op": "enrol",
+            "code": digest,
+            "node": node,
+            "key": public_key,
+            "role": role,
+            "address": address,
+            "at_ms": now,
+        }
+        _, error = await self._commit_record(record, timeout)
+        if error is not None:
+            return error
+        if not r.roster.enrolled_with(node, public_key):
+            # Another device used the code between our check and the commit.
+            return self._enrol_refused("used_code", "this enrolment code was already used")
+        self.enrol_counts["enrol.accepted"] += 1
+        self.enrol_lockout.record(True, time.monotonic())
+        log.warning("device enrolled", extra={"peer": node, "role": role})
+        assert self._keys is not None and self.transport is not None
+        peers = {
+            name: {"address": p.address, "public_key": p.public_key, "role": p.role}
+            for name, p in self.enrolled().items()
+            if name != node
+        }
+        peers[self.node_id] = {
+            "address": self.transport.bound_address,
+            "public_key": self._keys.public,
+            "role": self.config.role,
+        }
+        return {"ok": True, "node": node, "site": self.config.site, "peers": peers}
 
     def membership_settings(self) -> membership.MembershipSettings:
         c = self.config
@@ -400,7 +532,7 @@ class Node:
             peers=peers,
             # Only devices the roster revoked: a member missing from node.json is left alone.
             revoked=frozenset(
-                (st.conf.voters | st.conf.learners) & (self.config.peers.keys() - enrolled.keys())
+                (st.conf.voters | st.conf.learners) & (self.devices().keys() - enrolled.keys())
             ),
         )
 
@@ -571,7 +703,7 @@ class Node:
             fut = self._waiters.pop(outcome.command_id, None)
             if fut is not None and not fut.done():
                 fut.set_result(outcome)
-        if self.replica.roster.revoked != self._revoked_seen:
+        if (id(self.replica.roster), self.replica.roster.changes) != self._roster_mark:
             self._enforce_roster()
         ledger = self.replica.ledger
         self._last_stamp = max(self._last_stamp, ledger.last_time_ms)
@@ -913,11 +1045,11 @@ class Node:
                     "connected": peer in connected,
                     "revoked": peer not in enrolled,
                 }
-                for peer in sorted(self.config.peers)
+                for peer in sorted(self.devices())
                 for connected in [self.transport.connected_peers()]
                 for enrolled in [self.enrolled()]
             },
-            "counters": self.transport.counters(),
+            "counters": {**self.transport.counters(), **self.enrol_counts},
             "disk": {k: round(v, 4) for k, v in r.stats.items()},
             "uptime_s": round(time.monotonic() - self.started_at, 3),
         }
@@ -927,12 +1059,13 @@ class Node:
         assert r is not None
         st = r.status()
         now = time.monotonic()
+        devices = self.devices()
         out = []
         for member in sorted(st.conf.voters | st.conf.learners):
             me = member == self.node_id
             heard = self._last_heard.get(member)
             seen = self._peer_status.get(member)
-            peer_cfg = self.config.peers.get(member)
+            peer_cfg = devices.get(member)
             progress = st.progress.get(member)
             out.append(
                 {
@@ -970,9 +1103,12 @@ class Node:
                     "wall_ms": self.now_ms(),  # for the leader's agreed time
                 },
             )
-            for peer in st.conf.voters | st.conf.learners:
-                if peer != self.node_id:
-                    self.transport.send(peer, status)
+            # Every enrolled device, members or not: a device that was removed while
+            # away (or was just enrolled) is heard by the leader this way, and re-added.
+            for peer in (st.conf.voters | st.conf.learners | self.enrolled().keys()) - {
+                self.node_id
+            }:
+                self.transport.send(peer, status)
 
     # -- the control socket ----------------------------------------------------
     async def _on_control(self, request: dict[str, Any]) -> dict[str, Any]:

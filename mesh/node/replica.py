@@ -127,7 +127,10 @@ class Replica:
         # What the disk has been asked to do, for `ctl status` and the benchmarks.
         self.stats = {"readies": 0, "syncs": 0, "entries_synced": 0, "sync_seconds": 0.0}
         self.store = store
-        if store.last_index() == 0 and store.initial_state()[0].term == 0:
+        if store.last_index() == 0 and store.initial_state()[0].term == 0 and voters:
+            # A founding device writes the founding configuration. An enrolled one
+            # (no voters in its node.json) starts empty: the leader sends it the log
+            # from index 1, or a snapshot, once it has added it as a learner.
             bootstrap(store, voters, learners)
         self.roster = Roster()
         self.ledger = self._restore_ledger()

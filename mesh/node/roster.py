@@ -1,21 +1,26 @@
-"""The site's device roster as replicated records: today, which device keys are revoked.
+"""The site's device roster as replicated records: enrolment offers, enrolled and revoked keys.
 
-A revocation must hold on every node and survive restarts, compaction and a
-new leader, so it is a record in the Raft log like a sale, not a line in one
-node's ``node.json``. The records are the node's, not the restaurant's: the
-ledger never sees them (``Replica`` applies them here, before the ledger), and
-they travel inside the snapshot beside the ledger's state.
+Who may talk to the mesh must hold on every node and survive restarts,
+compaction and a new leader, so it lives in records in the Raft log like a
+sale, not in one node's ``node.json``. The records are the node's, not the
+restaurant's: the ledger never sees them (``Replica`` applies them here, before
+the ledger), and they travel inside the snapshot beside the ledger's state.
+The devices written by ``site init`` (each node's ``node.json`` peers) are the
+founding roster; records add and revoke on top of it.
 
 A record is ``RECORD_PREFIX`` + canonical JSON. The prefix starts with a NUL
 byte, which no ledger payload (a JSON object) can, so the two never mix.
 
-Rules:
-- ``revoke``: ``{"op": "revoke", "node": id, "key": public key}``. From the
-  index it is applied at, every node drops that key from its ZAP allowlist and
-  stops sending to the device; the leader removes it from the Raft configuration.
-  Revoking names the key, so a device re-enrolled later with a new key is a new
+Rules (each applied identically on every node; applying one twice changes nothing):
+- ``offer`` ``{code, expires_ms}``: a manager made an enrolment code; ``code`` is
+  its salted hash (``mesh.node.enrolment.code_hash``), never the code.
+- ``enrol`` ``{code, node, key, role, address, at_ms}``: a device proved a code at
+  the leader's time ``at_ms``. Accepted only if the offer exists, is unused and
+  ``at_ms <= expires_ms``, and the key is not revoked; it then consumes the offer
+  (single use, site-wide) and enrols the key under ``node``.
+- ``revoke`` ``{node, key}``: the key is refused from now on, by every node. It
+  names the key, so a device re-enrolled later with a new key is a new
   enrolment, not an undo.
-- Applying is deterministic and idempotent (a record applied twice changes nothing).
 """
 
 from __future__ import annotations
@@ -25,14 +30,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RECORD_PREFIX = b"\x00tablemesh-roster\x00"
-OPS = frozenset({"revoke"})
+_FIELDS: dict[str, dict[str, type]] = {
+    "offer": {"code": str, "expires_ms": int},
+    "enrol": {"code": str, "node": str, "key": str, "role": str, "address": str, "at_ms": int},
+    "revoke": {"node": str, "key": str},
+}
+OPS = frozenset(_FIELDS)
+
+
+def _valid(record: Any) -> bool:
+    if not isinstance(record, dict) or record.get("op") not in _FIELDS:
+        return False
+    fields = _FIELDS[record["op"]]
+    return all(
+        isinstance(record.get(name), kind) and not isinstance(record.get(name), bool)
+        for name, kind in fields.items()
+    )
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
-    if record.get("op") not in OPS:
-        raise ValueError(f"unknown roster op {record.get('op')!r}")
-    body = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
-    return RECORD_PREFIX + body
+    if not _valid(record):
+        raise ValueError(f"not a valid roster record: {record!r}")
+    return RECORD_PREFIX + json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
 
 
 def is_record(data: bytes) -> bool:
@@ -48,34 +67,70 @@ def decode_record(data: bytes) -> dict[str, Any] | None:
         body = json.loads(data[len(RECORD_PREFIX) :])
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
-    if not isinstance(body, dict) or body.get("op") not in OPS:
-        return None
-    if not isinstance(body.get("node"), str) or not isinstance(body.get("key"), str):
-        return None
-    return body
+    return body if _valid(body) else None
 
 
 @dataclass
 class Roster:
     revoked: dict[str, str] = field(default_factory=dict)  # node id -> its revoked public key
+    offers: dict[str, dict[str, Any]] = field(default_factory=dict)  # code hash -> offer
+    enrolled: dict[str, dict[str, str]] = field(default_factory=dict)  # node -> key/role/address
+    changes: int = field(default=0, compare=False)  # bumped by every change: the node notices
 
     def apply(self, record: dict[str, Any]) -> bool:
         """Apply one decoded record; True if anything changed."""
-        if record["op"] == "revoke":
+        op = record["op"]
+        if op == "offer":
+            if record["code"] in self.offers:
+                return False
+            self.offers[record["code"]] = {"expires_ms": record["expires_ms"], "used_by": None}
+        elif op == "enrol":
+            offer = self.offers.get(record["code"])
+            if (
+                offer is None
+                or offer["used_by"] is not None
+                or record["at_ms"] > offer["expires_ms"]
+                or self.is_revoked(record["node"], record["key"])
+            ):
+                return False
+            offer["used_by"] = record["node"]
+            self.enrolled[record["node"]] = {
+                "key": record["key"],
+                "role": record["role"],
+                "address": record["address"],
+            }
+        elif op == "revoke":
             if self.revoked.get(record["node"]) == record["key"]:
                 return False
             self.revoked[record["node"]] = record["key"]
-            return True
-        return False
+        else:
+            return False
+        self.changes += 1
+        return True
 
     def is_revoked(self, node: str, key: str) -> bool:
         return self.revoked.get(node) == key
 
+    def enrolled_with(self, node: str, key: str) -> bool:
+        entry = self.enrolled.get(node)
+        return entry is not None and entry["key"] == key and not self.is_revoked(node, key)
+
     def to_json(self) -> dict[str, Any]:
-        return {"revoked": dict(sorted(self.revoked.items()))}
+        return {
+            "revoked": dict(sorted(self.revoked.items())),
+            "offers": dict(sorted(self.offers.items())),
+            "enrolled": dict(sorted(self.enrolled.items())),
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> Roster:
-        if not isinstance(data, dict) or not isinstance(data.get("revoked", {}), dict):
+        if not isinstance(data, dict):
             raise ValueError("malformed roster")
-        return cls(revoked={str(k): str(v) for k, v in data.get("revoked", {}).items()})
+        try:
+            return cls(
+                revoked={str(k): str(v) for k, v in data.get("revoked", {}).items()},
+                offers={str(k): dict(v) for k, v in data.get("offers", {}).items()},
+                enrolled={str(k): dict(v) for k, v in data.get("enrolled", {}).items()},
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed roster: {exc}") from exc

@@ -33,6 +33,8 @@ __all__ = [
     "StaffLogin",
     "default_devices",
     "init_site",
+    "prefix_for",
+    "prepare_joining_device",
     "read_site_file",
     "voter_target",
     "write_site_file",
@@ -153,6 +155,52 @@ def init_site(
                    pin=chosen[sid])
         for sid in staff_ids
     ]  # fmt: skip
+
+
+def prefix_for(device_number: int) -> str:
+    """The temporary check ID prefix of the site's ``device_number``-th device (1-based)."""
+    return _prefix(device_number)
+
+
+def prepare_joining_device(
+    data_dir: Path,
+    *,
+    site: str,
+    node: str,
+    role: str,
+    bind: str,
+    device_prefix: str,
+    peers: Mapping[str, cfg.PeerConfig],
+    station: str | None = None,
+    mdns: bool = False,
+    voter_dead_after_s: float | None = None,
+) -> str:
+    """Write an enrolled device's data directory; return its public key (for the enrolment).
+
+    It lists no voters: it joins as a learner with an empty log, which the leader
+    fills. ``peers`` are the enrolled devices the enrolment answer named.
+    """
+    if (data_dir / cfg.CONFIG_FILE).exists():
+        raise FileExistsError(f"{data_dir} already holds a node; refusing to overwrite it")
+    keys = load_or_create_keypair(data_dir / cfg.KEYS_DIR)
+    extra: dict[str, Any] = {}
+    if voter_dead_after_s is not None:
+        extra["voter_dead_after_s"] = voter_dead_after_s
+    cfg.save(
+        data_dir,
+        cfg.NodeConfig(
+            site=site,
+            node=node,
+            role=role,
+            station=station,
+            bind=bind,
+            device_prefix=device_prefix,
+            peers=dict(peers),
+            mdns=mdns,
+            **extra,
+        ),
+    )
+    return keys.public
 
 
 def write_site_file(root: Path, content: Mapping[str, Any]) -> Path:

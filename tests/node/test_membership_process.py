@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +23,11 @@ from typing import Any
 import pytest
 
 from mesh.client.api import ClientError
+from mesh.net.keys import load_or_create_keypair
+from mesh.node import config as cfg
+from mesh.node.site_setup import prefix_for, prepare_joining_device
 from tests.support.cluster import Cluster, wait_for
+from tests.support.ports import free_port
 from tests.support.procs import ProcessReaper
 
 pytestmark = pytest.mark.timeout(240)
@@ -261,3 +266,100 @@ def test_a_revoked_device_is_refused_everywhere_and_leaves_the_configuration(
     assert cluster.status(victim)["dot"] == "cut_off"
     assert submit_note(cluster, leader, check, "still-fine")["ok"]
     cluster.converged(others, timeout=30)
+
+
+def test_a_device_enrols_with_a_one_time_code_and_joins_as_a_learner(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    cluster = Cluster(tmp_path / "s", reaper, nodes=3)
+    cluster.start()
+    leader = cluster.leader()
+    follower = next(n for n in cluster.names if n != leader)
+    lc = cluster.client(leader)
+    assert cluster.client(follower).call("enrol_code")["error"]["code"] == "not_leader"
+    made = lc.call("enrol_code")
+    assert made["ok"], made
+    code = made["code"]
+    assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}", code)
+
+    new = "n4"
+    new_dir = cluster.data(new)
+    public = load_or_create_keypair(new_dir / cfg.KEYS_DIR).public
+    address = f"tcp://127.0.0.1:{free_port()}"
+
+    def enrol(code: str, node: str = new, key: str = public) -> dict[str, Any]:
+        reply: dict[str, Any] = lc.call(
+            "enrol", code=code, node=node, public_key=key, role="kds", address=address
+        )
+        return reply
+
+    assert enrol("0000-0000")["error"]["code"] == "wrong_code"
+    joined = enrol(code.lower())  # typed in lower case: still the code
+    assert joined["ok"], joined
+    assert set(joined["peers"]) == set(cluster.names) and joined["site"] == "test"
+    other_key = load_or_create_keypair(tmp_path / "other" / cfg.KEYS_DIR).public
+    assert enrol(code, node="n5", key=other_key)["error"]["code"] == "used_code"
+    assert enrol(lc.call("enrol_code")["code"])["error"]["code"] == "exists"  # n4 is enrolled
+    short = lc.call("enrol_code", ttl_s=0.3)["code"]
+    time.sleep(0.6)
+    assert enrol(short, node="n5", key=other_key)["error"]["code"] == "expired_code"
+    # 5 wrong, reused or expired codes in a row (the success above reset the count)
+    # lock enrolment on this node, whatever the next code.
+    for _ in range(3):
+        assert enrol("1111-1111", node="n5", key=other_key)["error"]["code"] == "wrong_code"
+    fresh = lc.call("enrol_code")["code"]
+    locked = enrol(fresh, node="n5", key=other_key)
+    assert locked["error"]["code"] == "rate_limited" and locked["retry_in_s"] > 0
+    counters = cluster.status(leader)["counters"]
+    assert counters["enrol.refused.wrong_code"] == 4
+    assert counters["enrol.refused.used_code"] == 1
+    assert counters["enrol.refused.expired_code"] == 1
+    assert counters["enrol.refused.rate_limited"] == 1
+    assert counters["enrol.accepted"] == 1
+
+    # The device starts with what the answer named; every node already takes its key.
+    peers = {
+        name: cfg.PeerConfig(address=p["address"], public_key=p["public_key"], role=p["role"])
+        for name, p in joined["peers"].items()
+    }
+    written = prepare_joining_device(
+        new_dir,
+        site="test",
+        node=new,
+        role="kds",
+        bind=address,
+        device_prefix=prefix_for(len(cluster.names) + 1),
+        peers=peers,
+    )
+    assert written == public
+    cluster.names.append(new)
+    cluster.start([new])
+
+    def learner() -> bool:
+        rows = members(cluster, leader)
+        return new in rows and not rows[new]["voter"] and rows[new]["match_index"] > 0
+
+    wait_for(f"{new} a caught-up learner", learner, 30)
+    assert len(voters(cluster, leader)) == 3  # 4 devices: the target stays 3
+    check = open_check(cluster, new)  # it writes through the leader
+    assert submit_note(cluster, new, check, "from-the-new-device")["ok"]
+    cluster.converged(timeout=30)
+    for name in cluster.names:
+        if name != new:
+            peer = wait_for(
+                f"{name} to hear {new}",
+                lambda n=name: (p := cluster.status(n)["peers"][new])["reachable"] and p,
+                10,
+            )
+            assert peer["revoked"] is False
+    # The enrolment is in the log, not in node.json: a follower that restarts still
+    # takes the new device's key (it rebuilds the roster from its store).
+    other = next(n for n in cluster.names if n not in {leader, new})
+    cluster.kill(other)
+    cluster.start([other])
+    wait_for(
+        f"{other} to hear {new} after its restart",
+        lambda: cluster.status(other)["peers"][new]["reachable"],
+        20,
+    )
+    assert submit_note(cluster, new, check, "after-a-restart")["ok"]
