@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import heapq
+import json
 import logging
 import random
 import time
@@ -40,6 +41,9 @@ from mesh.ledger.state import LedgerState
 log = logging.getLogger(__name__)
 
 BATCH = 500  # records per upload round (the most the cloud takes in one post)
+# bytes of JSON per post at most (the reference cloud takes 4 MiB by default); a cloud
+# that still answers 413 gets batches half as large from then on
+MAX_BODY_BYTES = 1 << 20
 REQUEST_TIMEOUT_S = 3.0  # s for one HTTP request, connect included
 IDLE_S = 0.25  # s between rounds while the cloud is up (a new check is numbered within ~1 s)
 PROBE_EVERY_S = 2.0  # s between health probes while nothing is waiting
@@ -62,9 +66,12 @@ EVENT_KINDS = {"time": "time_entry", "audit": "audit", "day": "day_close"}
 class CloudError(Exception):
     """The cloud did not give a usable answer (down, 5xx, timeout, malformed)."""
 
-    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, unreachable: bool = False, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.unreachable = unreachable  # nothing answered at all (no connection)
+        self.status = status  # the HTTP status of a refusal
 
 
 class NotCommitted(Exception):
@@ -222,6 +229,7 @@ class SyncAgent:
         )
         self._last_probe: float | None = None  # monotonic s of the last good probe
         self._last_catalog: float | None = None  # monotonic s of the last catalog pull
+        self._batch_limit = BATCH  # records per post; halved when the cloud says 413
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -347,7 +355,8 @@ class SyncAgent:
         heartbeats must not wait for 500 checks to be copied.
         """
         batch = Batch()
-        keys = oldest_unsynced(self._ledger(), limit=BATCH, skip=skip)
+        keys = oldest_unsynced(self._ledger(), limit=self._batch_limit, skip=skip)
+        size = 0
         for n, key in enumerate(keys):
             if n and n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
@@ -362,17 +371,32 @@ class SyncAgent:
             if record is None:
                 batch.acks.append({"key": key, "version": version})  # nothing left to send
             elif key.startswith("check:"):
-                batch.checks[record["id"]] = (key, version, check_document(record, version))
+                doc = check_document(record, version)
+                size += len(json.dumps(doc, separators=(",", ":")))
+                batch.checks[record["id"]] = (key, version, doc)
             else:
                 event = event_document(key, version, record)
                 if event is None:
                     batch.acks.append({"key": key, "version": version})
                 else:
+                    size += len(json.dumps(event, separators=(",", ":")))
                     batch.events[event["id"]] = (key, version, event)
+            if size >= MAX_BODY_BYTES:
+                break  # the rest waits for the next batch; at least one record goes
         return batch if batch.keys else None
 
     async def _post_batch(self, batch: Batch) -> Answered:
         """Post a batch; what the cloud acknowledged (nothing is committed here)."""
+        try:
+            return await self._post_batch_once(batch)
+        except CloudError as exc:
+            if exc.status == 413 and self._batch_limit > 1:
+                # Too large for this cloud: smaller batches from now on (this term).
+                self._batch_limit = max(1, min(self._batch_limit, len(batch.keys)) // 2)
+                log.warning("batch too large", extra={"records": self._batch_limit})
+            raise
+
+    async def _post_batch_once(self, batch: Batch) -> Answered:
         started = time.monotonic()
         answered = Answered(acks=list(batch.acks), size=len(batch.keys))
         checks, events = batch.checks, batch.events
@@ -464,7 +488,10 @@ class SyncAgent:
                 unreachable=isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout),
             ) from exc
         if response.status_code >= 400:
-            raise CloudError(f"{method} {path}: HTTP {response.status_code}: {response.text[:200]}")
+            raise CloudError(
+                f"{method} {path}: HTTP {response.status_code}: {response.text[:200]}",
+                status=response.status_code,
+            )
         try:
             body = response.json()
         except ValueError as exc:

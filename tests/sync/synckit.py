@@ -43,9 +43,16 @@ class CloudProcess:
     """The reference back office as a real process on 127.0.0.1, restartable in place."""
 
     def __init__(
-        self, root: Path, reaper: ProcessReaper, *, catalog: Path, db_url: str | None = None
+        self,
+        root: Path,
+        reaper: ProcessReaper,
+        *,
+        catalog: Path,
+        db_url: str | None = None,
+        extra: list[str] | None = None,
     ) -> None:
         self.root = root
+        self.extra = extra or []  # more options for ``python -m cloud``
         self.reaper = reaper
         self.catalog = catalog
         self.db_url = db_url  # None: SQLite in root
@@ -60,7 +67,7 @@ class CloudProcess:
         return [
             sys.executable, "-m", "cloud", "--host", "127.0.0.1", "--port", str(self.port),
             *where, "--site", SITE, "--token", SITE_TOKEN, "--catalog", str(self.catalog),
-            "--admin-token", ADMIN_TOKEN, "--log-level", "warning",
+            "--admin-token", ADMIN_TOKEN, "--log-level", "warning", *self.extra,
         ]  # fmt: skip
 
     def start(self) -> None:
@@ -153,10 +160,17 @@ def genesis(cluster: Cluster) -> Path:
 
 
 def site_with_cloud(
-    tmp_path: Path, reaper: ProcessReaper, *, nodes: int = 3, db_url: str | None = None
+    tmp_path: Path,
+    reaper: ProcessReaper,
+    *,
+    nodes: int = 3,
+    db_url: str | None = None,
+    extra: list[str] | None = None,
 ) -> tuple[CloudProcess, Cluster]:
     """A cloud (not started) and a linked cluster (not started) sharing a catalog."""
-    port_holder = CloudProcess(tmp_path / "cloud", reaper, catalog=Path(), db_url=db_url)
+    port_holder = CloudProcess(
+        tmp_path / "cloud", reaper, catalog=Path(), db_url=db_url, extra=extra
+    )
     cluster = linked_cluster(tmp_path / "site", reaper, nodes=nodes, cloud_url=port_holder.url)
     port_holder.catalog = genesis(cluster)
     return port_holder, cluster

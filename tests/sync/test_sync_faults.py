@@ -103,3 +103,23 @@ def test_the_agent_backs_off_keeps_the_backlog_and_syncs_after_every_fault(
 
     assert_exactly_once(cloud, cluster, cluster.names, every)
     wait_dot(cluster, cluster.names, "green")
+
+
+SMALL_BODY_LIMIT = 30_000  # bytes: a 150-check backlog is several times this
+
+
+def test_a_cloud_that_takes_only_small_posts_still_gets_the_whole_backlog(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    """413 (request too large) makes the agent post smaller batches, not give up."""
+    cloud, cluster = site_with_cloud(
+        tmp_path, reaper, extra=["--max-body-bytes", str(SMALL_BODY_LIMIT)]
+    )
+    cluster.start()  # the cloud is away: the backlog builds up
+    wait_dot(cluster, [cluster.leader()], "red")
+    ids = open_checks(cluster, 150, via=cluster.names)
+    cloud.start()
+    took = wait_numbered(cluster, cluster.names, ids, 60)
+    print(f"150 checks through a cloud taking {SMALL_BODY_LIMIT} bytes a post: {took:.2f} s")
+    assert_exactly_once(cloud, cluster, cluster.names, ids)
+    assert any("batch too large" in cluster.log_tail(n, 100_000) for n in cluster.names)
