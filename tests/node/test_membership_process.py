@@ -4,7 +4,8 @@ A 7-device site keeps 5 voters: kill -9 voters one at a time and the leader
 replaces each with a learner; kill two more and it still commits; a replaced
 device that comes back rejoins as a learner and is promoted when a vote is
 missing. A leader stopped with SIGTERM hands over first: the next write is
-acknowledged without waiting for an election timeout (the gap is printed).
+acknowledged without waiting for an election timeout (the gap is printed, beside
+the gap after a kill -9 for scale).
 """
 
 from __future__ import annotations
@@ -178,9 +179,11 @@ class Writer(threading.Thread):
                 self.failures.append(reply)
 
 
-def test_sigterm_on_the_leader_the_next_write_waits_for_no_election_timeout(
-    tmp_path: Path, reaper: ProcessReaper
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill9"])
+def test_the_write_gap_when_the_leader_stops(
+    sig: int, tmp_path: Path, reaper: ProcessReaper
 ) -> None:
+    """SIGTERM hands over (no election timeout); kill -9 is measured beside it for scale."""
     cluster = Cluster(tmp_path / "s", reaper, nodes=3)
     cluster.start()
     leader = cluster.leader()
@@ -191,7 +194,7 @@ def test_sigterm_on_the_leader_the_next_write_waits_for_no_election_timeout(
     try:
         wait_for("writes before the stop", lambda: len(writer.acks) >= 20, 30)
         t0 = time.monotonic()
-        cluster.kill(leader, signal.SIGTERM)
+        cluster.kill(leader, sig)
         stopped = time.monotonic() - t0
         wait_for("writes after the stop", lambda: any(s >= t0 for s, _ in writer.acks), 30)
         wait_for("more writes", lambda: sum(s >= t0 for s, _ in writer.acks) >= 20, 30)
@@ -203,11 +206,15 @@ def test_sigterm_on_the_leader_the_next_write_waits_for_no_election_timeout(
     around = [b - a for a, b in itertools.pairwise(acks) if b >= t0 - 1 and a <= t0 + 5]
     before = [a - s for s, a in writer.acks if a < t0]
     median_before = sorted(before)[len(before) // 2]
+    name = signal.Signals(sig).name
     print(
-        f"\nSIGTERM on leader {leader}: process exited in {stopped:.3f} s; first write sent "
-        f"after SIGTERM acknowledged {first_after:.3f} s after it; longest gap between two "
+        f"\n{name} on leader {leader}: process gone in {stopped:.3f} s; first write sent "
+        f"after it acknowledged {first_after:.3f} s later; longest gap between two "
         f"acknowledgements {max(around):.3f} s; median write before {median_before * 1000:.1f} ms"
     )
+    if sig != signal.SIGTERM:
+        assert first_after < 10.0  # a new leader is elected: only a sanity bound
+        return
     assert not writer.failures, writer.failures[:3]
     handed = [
         json.loads(line)
