@@ -370,3 +370,55 @@ def test_a_device_enrols_with_a_one_time_code_and_joins_as_a_learner(
         20,
     )
     assert submit_note(cluster, new, check, "after-a-restart")["ok"]
+
+
+def enrol_new_device(cluster: Cluster, leader: str, name: str, role: str = "terminal") -> None:
+    """What a new device and a manager do: a code, the device's key proved, its data dir."""
+    lc = cluster.client(leader)
+    code = lc.call("enrol_code")["code"]
+    data = cluster.data(name)
+    public = load_or_create_keypair(data / cfg.KEYS_DIR).public
+    address = f"tcp://127.0.0.1:{free_port()}"
+    joined = lc.call("enrol", code=code, node=name, public_key=public, role=role, address=address)
+    assert joined["ok"], joined
+    peers = {
+        peer: cfg.PeerConfig(address=p["address"], public_key=p["public_key"], role=p["role"])
+        for peer, p in joined["peers"].items()
+    }
+    prepare_joining_device(
+        data,
+        site=joined["site"],
+        node=name,
+        role=role,
+        bind=address,
+        device_prefix=prefix_for(len(cluster.names) + 1),
+        peers=peers,
+    )
+    cluster.names.append(name)
+    cluster.start([name])
+
+
+def test_a_site_grows_from_one_device_to_three_voters_by_enrolment(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    """The first device is a one-voter cluster; each enrolled device joins as a learner
+    and is promoted while the site is below its target (2 devices: 2, then 3)."""
+    cluster = Cluster(tmp_path / "s", reaper, nodes=1)
+    cluster.start()
+    first = cluster.leader()
+    check = open_check(cluster, first)
+    for name in ("n2", "n3", "n4"):
+        enrol_new_device(cluster, first, name)
+
+    def three_voters_and_a_learner() -> bool:
+        rows = members(cluster, first)
+        learners = [n for n, m in rows.items() if not m["voter"]]
+        return set(rows) == {"n1", "n2", "n3", "n4"} and len(learners) == 1
+
+    wait_for("three voters and a learner", three_voters_and_a_learner, 30)
+    assert submit_note(cluster, "n4", check, "from-the-fourth")["ok"]
+    cluster.converged(timeout=30)
+    # The founding device can now die: the three others elect a leader and commit.
+    cluster.kill(first)
+    new_leader = cluster.leader(timeout=20)
+    assert submit_note(cluster, new_leader, check, "without-the-first")["ok"]
