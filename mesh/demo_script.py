@@ -30,11 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from mesh.client.api import ClientError
 from mesh.demo import _node_dirs, prepare_cloud, prepare_site
 from mesh.demo_site import DemoSite, Device
+from mesh.sync.probe import CloudReadError, cloud_checks
 
 SCRIPTS = ("dinner-rush",)
 OUTAGE_S = 10.0  # s of real time standing for ten minutes without the internet
@@ -455,16 +454,9 @@ def _cloud_agrees(ev: Evening, mesh_numbers: dict[str, int | None]) -> list[str]
     if cloud is None:
         return ["the site has no cloud to check against"]
     try:
-        reply = httpx.get(
-            f"{cloud['url']}/v1/checks",
-            params={"limit": 1000},
-            headers={"Authorization": f"Bearer {cloud['token']}"},
-            timeout=10,
-        )
-        reply.raise_for_status()
-    except httpx.HTTPError as exc:
+        stored = cloud_checks(cloud["url"], cloud["token"], limit=1000)
+    except CloudReadError as exc:
         return [f"the cloud's checks could not be read: {exc}"]
-    stored = reply.json()["checks"]
     temp_ids = Counter(c["temp_id"] for c in stored)
     failures = []
     if dup := [t for t, k in temp_ids.items() if k > 1]:
