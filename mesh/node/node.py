@@ -122,7 +122,10 @@ class Node:
         self._last_heard: dict[str, float] = {}
         self._peer_status: dict[str, PeerSeen] = {}
         self._was_leader = False
-        self._roster_mark: tuple[int, int] = (0, 0)  # which roster state the transport enforces
+        self._roster_mark = (
+            -1,
+            -1,
+        )  # the roster state the transport enforces (Replica.roster_mark)
         self.enrol_lockout = Lockout()  # wrong enrolment codes tried on this node
         self.enrol_counts: collections.Counter[str] = collections.Counter()
         self.lockout = Lockout()  # wrong PINs typed on this device
@@ -159,7 +162,7 @@ class Node:
             if p.address
         }
         allowed = {name: p.public_key for name, p in self.enrolled().items()}
-        self._roster_mark = (id(self.replica.roster), self.replica.roster.changes)
+        self._roster_mark = self.replica.roster_mark()
         self.transport = Transport(
             node_id=c.node,
             site=c.site,
@@ -340,7 +343,7 @@ class Node:
         """The roster changed (an enrolment, a revocation): the transport follows at once."""
         assert self.replica is not None and self.transport is not None
         r = self.replica
-        mark = (id(r.roster), r.roster.changes)
+        mark = r.roster_mark()
         if mark == self._roster_mark:
             return
         self._roster_mark = mark
@@ -703,7 +706,7 @@ class Node:
             fut = self._waiters.pop(outcome.command_id, None)
             if fut is not None and not fut.done():
                 fut.set_result(outcome)
-        if (id(self.replica.roster), self.replica.roster.changes) != self._roster_mark:
+        if self.replica.roster_mark() != self._roster_mark:
             self._enforce_roster()
         ledger = self.replica.ledger
         self._last_stamp = max(self._last_stamp, ledger.last_time_ms)

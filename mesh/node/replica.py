@@ -133,6 +133,9 @@ class Replica:
             # from index 1, or a snapshot, once it has added it as a learner.
             bootstrap(store, voters, learners)
         self.roster = Roster()
+        # Bumped whenever a snapshot replaces the roster, so that (epoch, changes)
+        # names one roster state: the node compares it to know when to re-enforce.
+        self.roster_epoch = 0
         self.ledger = self._restore_ledger()
         self.raw = RawNode(
             Config(
@@ -256,6 +259,7 @@ class Replica:
         applied: list[Applied] = []
         if rd.snapshot is not None:
             self.ledger, self.roster = decode_snapshot(rd.snapshot.data)
+            self.roster_epoch += 1
             self.ledger.applied_index = max(self.ledger.applied_index, rd.snapshot.meta.index)
         for entry in rd.committed_entries:
             if entry.index <= self.ledger.applied_index:
@@ -321,6 +325,10 @@ class Replica:
     # -- what others read ------------------------------------------------------
     def status(self) -> Status:
         return self.raw.status()
+
+    def roster_mark(self) -> tuple[int, int]:
+        """Names the roster's current state (see ``roster_epoch``)."""
+        return (self.roster_epoch, self.roster.changes)
 
     @property
     def role(self) -> Role:

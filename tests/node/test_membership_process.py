@@ -422,3 +422,36 @@ def test_a_site_grows_from_one_device_to_three_voters_by_enrolment(
     cluster.kill(first)
     new_leader = cluster.leader(timeout=20)
     assert submit_note(cluster, new_leader, check, "without-the-first")["ok"]
+
+
+def test_a_node_that_catches_up_from_a_snapshot_enforces_the_revocations_in_it(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    cluster = Cluster(
+        tmp_path / "s", reaper, nodes=5, tweak=lambda raw: raw.update(snapshot_every=20)
+    )  # 3 voters, 2 learners
+    cluster.start()
+    leader = cluster.leader()
+    rows = members(cluster, leader)
+    away = sorted(n for n, m in rows.items() if m["voter"] and n != leader)[0]
+    victim = sorted(n for n, m in rows.items() if not m["voter"])[0]
+    check = open_check(cluster, leader)
+    cluster.kill(away)
+    assert cluster.client(leader).call("revoke", node=victim)["ok"]
+    for i in range(60):  # past a snapshot: the revocation reaches `away` inside one
+        assert submit_note(cluster, leader, check, f"s{i}")["ok"]
+    assert cluster.status(leader)["snapshot_index"] > 40
+    cluster.start([away])
+    wait_for(
+        f"{away} caught up from the snapshot",
+        lambda: cluster.status(away)["snapshot_index"] > 40,
+        30,
+    )
+    assert cluster.status(away)["peers"][victim]["revoked"] is True
+
+    def refused() -> bool:
+        # Its frames on a connection from before, or its handshake on a new one.
+        counters = cluster.status(away)["counters"]
+        return counters.get("rx.dropped.revoked", 0) + counters.get("zap.refused.key", 0) > 0
+
+    wait_for(f"{away} refusing {victim}", refused, 10)
