@@ -133,8 +133,12 @@ def demo(headless: bool, nodes: int, data_dir: str, script: str | None) -> None:
 @click.option("--all", "all_checks", is_flag=True, help="checks: closed ones too.")
 @click.option("--station", help="tickets: only this station's.")
 @click.option("--include-bumped", is_flag=True, help="tickets: bumped ones too.")
+@click.option("--ttl", type=float, help="enrol-code: seconds the code stays valid.")
 @click.argument(
-    "what", type=click.Choice(["status", "submit", "state", "checks", "tickets", "members"])
+    "what",
+    type=click.Choice(
+        ["status", "submit", "state", "checks", "tickets", "members", "enrol-code", "revoke"]
+    ),
 )
 @click.argument("command", required=False)
 def ctl(
@@ -147,13 +151,15 @@ def ctl(
     all_checks: bool,
     station: str | None,
     include_bumped: bool,
+    ttl: float | None,
     what: str,
     command: str | None,
 ) -> None:
     """Talk to a running node over its control socket (see docs/ctl.md).
 
     For submit, COMMAND is the command as JSON (docs/commands.md), or - to read it
-    from standard input.
+    from standard input. For revoke, COMMAND is the device to remove (a lost
+    tablet). enrol-code makes a one-time code for a new device (docs/membership.md).
     """
     from mesh.ctl import run_ctl
 
@@ -168,6 +174,12 @@ def ctl(
         args.update(table=table, server=server, check=check_ref, all=all_checks)
     elif what == "tickets":
         args.update(station=station, include_bumped=include_bumped)
+    elif what == "enrol-code":
+        args.update(ttl_s=ttl)
+    elif what == "revoke":
+        if not command:
+            raise click.UsageError("revoke needs the device's name, e.g. ctl revoke t4")
+        args["node"] = command
     sys.exit(run_ctl(Path(data_dir), what, args, as_json=as_json))
 
 

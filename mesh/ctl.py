@@ -23,7 +23,8 @@ EXIT_UNREACHABLE = 3
 def _request(what: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]] | str:
     """The control op and its arguments, or an error message for the user."""
     if what != "submit":
-        return what, {k: v for k, v in args.items() if v not in (None, False)}
+        op = what.replace("-", "_")  # enrol-code on the command line is op enrol_code
+        return op, {k: v for k, v in args.items() if v not in (None, False)}
     try:
         command = json.loads(args["command_text"])
     except json.JSONDecodeError as exc:

@@ -263,3 +263,38 @@ def test_the_node_fills_device_made_ids_and_says_what_device_it_is(
     assert st["device"]["prefix"] == prefix
     assert set(st["device"]) == {"role", "station", "prefix"}
     assert "last_sync_ms" in st["cloud"]
+
+
+def test_ctl_makes_an_enrolment_code_and_revokes_a_device(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    cluster = Cluster(tmp_path / "s", reaper, nodes=3)
+    cluster.start()
+    leader = cluster.leader()
+    victim = next(n for n in cluster.names if n != leader)
+
+    def ctl(*argv: str) -> tuple[int, dict[str, Any]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "mesh", "ctl", "--data", str(cluster.data(leader)),
+             "--json", *argv],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return done.returncode, json.loads(done.stdout)
+
+    code, made = ctl("enrol-code", "--ttl", "120")
+    assert code == 0 and made["ok"], made
+    assert len(made["code"]) == 9 and made["code"][4] == "-"
+    code, revoked = ctl("revoke", victim)
+    assert code == 0 and revoked["ok"], revoked
+    code, again = ctl("revoke", "nobody")
+    assert code == 1 and again["error"]["code"] == "not_found"
+    wait_for(
+        f"{victim} to leave the configuration",
+        lambda: victim not in cluster.status(leader)["voters"],
+        30,
+    )
+    assert cluster.client(leader).submit(add_soda(open_check(cluster, leader), "after"))["ok"]
