@@ -988,11 +988,25 @@ class Node:
         r = self.replica
         if r is None:
             return False
+        # Contact must go both ways: with a one-way loss a device that hears the
+        # leader but cannot reach it would otherwise claim a quorum its writes never
+        # get. Each node's gossip says whom it heard; hearing a peer and being in
+        # its list means the link works in both directions.
         if r.role is Role.LEADER:
             voters = r.status().conf.voters
-            heard = sum(1 for v in voters if v == self.node_id or self._recent(v))
+            heard = sum(1 for v in voters if v == self.node_id or self._mutual(v))
             return heard >= len(voters) // 2 + 1
-        return r.leader is not None and r.leader != self.node_id and self._recent(r.leader)
+        return r.leader is not None and r.leader != self.node_id and self._mutual(r.leader)
+
+    def _mutual(self, peer: str) -> bool:
+        if not self._recent(peer):
+            return False
+        seen = self._peer_status.get(peer)
+        if seen is None or time.monotonic() - seen.at > constants.QUORUM_CONTACT_S:
+            return False
+        heard = seen.status.extra.get("heard")
+        # A peer that does not say whom it heard (an older version) is taken at its word.
+        return not isinstance(heard, list) or self.node_id in heard
 
     def cloud_view(self) -> dict[str, Any]:
         """What the leader says of the cloud (its own view if it is the leader)."""
@@ -1104,6 +1118,8 @@ class Node:
                 extra={
                     **(self.cloud_state if st.role is Role.LEADER else {}),
                     "wall_ms": self.now_ms(),  # for the leader's agreed time
+                    # whom we heard lately, so each peer knows its link to us works
+                    "heard": sorted(p for p in self._last_heard if self._recent(p)),
                 },
             )
             # Every enrolled device, members or not: a device that was removed while
