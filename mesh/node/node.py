@@ -768,6 +768,23 @@ class Node:
             on_state=self._on_cloud_state,
         )
         self._sync_task = asyncio.get_running_loop().create_task(agent.run())
+        self._sync_task.add_done_callback(self._on_sync_done)
+
+    def _on_sync_done(self, task: asyncio.Task[None]) -> None:
+        # The agent retries every error it knows; one that still escapes is a bug.
+        # Say so, and start a fresh agent while we lead (it resumes from the log).
+        if task.cancelled() or task is not self._sync_task:
+            return
+        log.error("the sync agent died; starting it again", exc_info=task.exception())
+        self._sync_task = None
+        r = self.replica
+        if r is not None and r.role is Role.LEADER and not self._stopped.is_set():
+            asyncio.get_running_loop().call_later(1.0, self._restart_sync)
+
+    def _restart_sync(self) -> None:
+        r = self.replica
+        if r is not None and r.role is Role.LEADER and not self._stopped.is_set():
+            self._start_sync()
 
     def _stop_sync(self) -> None:
         if self._sync_task is not None:
