@@ -45,6 +45,7 @@ HANDLERS: dict[str, Handler] = {
     "attach_loyalty": checks.attach_loyalty_handler,
     "bump": kitchen.bump_handler,
     "recall": kitchen.recall_handler,
+    "refire": kitchen.refire_handler,
     "eighty_six": kitchen.eighty_six_handler,
     "clock_in": day.clock_in_handler,
     "clock_out": day.clock_out_handler,

@@ -158,6 +158,14 @@ class Recall(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Refire(Command):
+    type: ClassVar[str] = "refire"
+    check: str
+    lines: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EightySix(Command):
     type: ClassVar[str] = "eighty_six"
     item: str
@@ -335,6 +343,16 @@ def _split_part(value: Any, n: int) -> SplitPart:
     return SplitPart(new_check=new_check, seats=tuple(seats), lines=tuple(lines))
 
 
+def _line_ids(values: list[Any]) -> tuple[str, ...]:
+    if not values:
+        raise Rejected("invalid", "refire: 'lines' must not be empty")
+    if not all(isinstance(x, str) and 0 < len(x) <= MAX_ID for x in values):
+        raise Rejected("invalid", "refire: 'lines' must be line ids")
+    if len(set(values)) != len(values):
+        raise Rejected("invalid", "refire: a line is listed twice in 'lines'")
+    return tuple(values)
+
+
 def _acks(values: list[Any]) -> tuple[tuple[str, int], ...]:
     out = []
     for n, value in enumerate(values):
@@ -427,6 +445,13 @@ _PARSERS: dict[str, Parser] = {
         by=b,
         ticket=r.text("ticket", max_len=MAX_ID),
         line=r.opt_text("line", max_len=MAX_ID),
+    ),
+    "refire": lambda r, i, b: Refire(
+        id=i,
+        by=b,
+        check=r.check_id(),
+        lines=_line_ids(r.array("lines", max_len=MAX_ITEMS)),
+        reason=r.text("reason"),
     ),
     "recall": lambda r, i, b: Recall(id=i, by=b, ticket=r.text("ticket", max_len=MAX_ID)),
     "eighty_six": lambda r, i, b: EightySix(

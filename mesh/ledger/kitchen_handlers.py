@@ -3,7 +3,10 @@
 Rules
 - Firing sends each unfired line once: it becomes ``fired`` and appears on one
   ticket of its station plus the expo ticket of the same fire. A line is never
-  fired again, so no ticket line can exist twice.
+  fired again, so no line is on two ordinary tickets of one station.
+- A refire cooks fired lines again (dropped, sent back): new tickets, one per
+  station plus expo, marked ``refire`` with the original tickets and the reason.
+  Voided, unfired and unknown lines, and lines of a closed check, are refused.
 - Ticket items go ``new -> bumped`` (done) or ``-> voided`` (shown struck through).
 - A ticket is bumped when it is bumped whole, or when its last ``new`` item is.
 - A bumped ticket can be recalled for ``RECALL_WINDOW_MS``; its bumped items come
@@ -15,10 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from mesh.ledger.catalog import expo_station
-from mesh.ledger.commands import Bump, EightySix, Recall
+from mesh.ledger.commands import Bump, EightySix, Recall, Refire
 from mesh.ledger.errors import Rejected
 from mesh.ledger.records import CheckRec, LineRec, TicketItemRec, TicketRec
-from mesh.ledger.rules import RECALL_WINDOW_MS, Ctx, audit
+from mesh.ledger.rules import RECALL_WINDOW_MS, Ctx, audit, get_line, open_check
 from mesh.ledger.state import LedgerState
 
 # Rules: the item transitions a bump may make.
@@ -39,10 +42,8 @@ def _item(line: LineRec) -> TicketItemRec:
     }
 
 
-def make_tickets(
-    ctx: Ctx, check: CheckRec, lines: list[LineRec], course: int | None
-) -> list[TicketRec]:
-    """One ticket per station for ``lines`` (station order by id), then the expo ticket."""
+def _route(ctx: Ctx, check: CheckRec, lines: list[LineRec], course: int | None) -> list[TicketRec]:
+    """One new ticket per station for ``lines`` (station order by id), then the expo ticket."""
     state = ctx.state
     assert state.catalog is not None
     by_station: dict[str, list[LineRec]] = {}
@@ -67,13 +68,71 @@ def make_tickets(
             "items": [_item(line) for line in station_lines],
         }
         state.tickets[ticket["id"]] = ticket
-        for line in station_lines:
-            line["tickets"].append(ticket["id"])
         made.append(ticket)
+    return made
+
+
+def make_tickets(
+    ctx: Ctx, check: CheckRec, lines: list[LineRec], course: int | None
+) -> list[TicketRec]:
+    """Fire ``lines``: one ticket per station (station order by id), then the expo ticket."""
+    made = _route(ctx, check, lines, course)
+    for ticket in made:
+        for item in ticket["items"]:
+            _line_by_id(lines, item["line"])["tickets"].append(ticket["id"])
     for line in lines:
         line["status"] = "fired"
         line["fired_at"] = ctx.now
     return made
+
+
+def _line_by_id(lines: list[LineRec], line_id: str) -> LineRec:
+    return next(line for line in lines if line["id"] == line_id)
+
+
+def _ticket_number(ticket_id: str) -> int:
+    return int(ticket_id[1:])
+
+
+def refire_handler(ctx: Ctx, cmd: Refire) -> dict[str, Any]:
+    state = ctx.state
+    check = open_check(state, cmd.check)
+    lines = [get_line(check, line_id) for line_id in cmd.lines]
+    for line in lines:
+        if line["status"] == "voided":
+            raise Rejected(
+                "conflict", f"line {line['id']} ('{line['name']}') is voided: nothing to refire"
+            )
+        if line["status"] != "fired":
+            raise Rejected(
+                "conflict",
+                f"line {line['id']} ('{line['name']}') has not been fired yet: fire it instead",
+            )
+    # The originals per station, read before the new tickets join the lines' lists.
+    originals: dict[str, set[str]] = {}
+    for line in lines:
+        for ticket_id in line["tickets"]:
+            ticket = state.tickets[ticket_id]
+            if not ticket.get("refire"):
+                originals.setdefault(ticket["station"], set()).add(ticket_id)
+    # Lines in check order, as a fire lists them, whatever order the command named them in.
+    wanted = set(cmd.lines)
+    ordered = [line for line in check["lines"] if line["id"] in wanted]
+    made = _route(ctx, check, ordered, None)
+    for ticket in made:
+        ticket["refire"] = True
+        ticket["refire_of"] = sorted(originals.get(ticket["station"], ()), key=_ticket_number)
+        ticket["refire_reason"] = cmd.reason
+        for item in ticket["items"]:
+            _line_by_id(ordered, item["line"])["tickets"].append(ticket["id"])
+    names = ", ".join(f"{line['qty']} x {line['name']} ({line['id']})" for line in ordered)
+    audit(ctx, action="refire", by=cmd.by, check=check["id"], detail=f"{names}: {cmd.reason}")
+    state.touch(f"check:{check['id']}", ctx.now)  # the lines list their new tickets
+    return {
+        "check": check["id"],
+        "lines": [line["id"] for line in ordered],
+        "tickets": [t["id"] for t in made],
+    }
 
 
 def strike_line_on_tickets(state: LedgerState, line: LineRec) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from mesh.ledger.money import check_totals, line_amount
 from mesh.ledger.records import CheckRec, TicketRec
+from mesh.ledger.rules import RECALL_WINDOW_MS
 from mesh.ledger.state import LedgerState
 
 
@@ -87,10 +88,33 @@ def checks_of_day(state: LedgerState, day: str) -> list[dict[str, Any]]:
     return [check_summary(state, c) for c in sorted(found, key=_sort_key_check)]
 
 
+def _line_station(state: LedgerState, check_id: str, line_id: str) -> str:
+    """The station a line is cooked at: on its check, or wherever a split moved it."""
+    check = state.checks.get(check_id)
+    if check is not None:
+        for line in check["lines"]:
+            if line["id"] == line_id:
+                return line["station"]
+    # A split moves lines to new checks but leaves the tickets naming the first one.
+    for other in state.checks.values():
+        for line in other["lines"]:
+            if line["id"] == line_id:
+                return line["station"]
+    return ""
+
+
 def _ticket_view(state: LedgerState, ticket: TicketRec, now_ms: int | None) -> dict[str, Any]:
     out: dict[str, Any] = copy.deepcopy(dict(ticket))
     check = state.checks.get(ticket["check"])
     out["number"] = check["number"] if check else None  # the KDS shows #1042 once numbered
+    out.setdefault("refire", False)
+    out.setdefault("refire_of", [])
+    out.setdefault("refire_reason", None)
+    expo = bool(state.catalog and state.catalog["stations"].get(ticket["station"], {}).get("expo"))
+    for item in out["items"]:
+        # Expo's items come from every station; a station ticket holds only its own.
+        where = _line_station(state, ticket["check"], item["line"]) if expo else ticket["station"]
+        item["station"] = where
     if now_ms is not None:
         out["age_ms"] = max(0, now_ms - ticket["created_at"])
     return out
@@ -105,6 +129,8 @@ def tickets(
 ) -> list[dict[str, Any]]:
     """Tickets oldest first (by station if given), with their items and states.
 
+    Each ticket carries its check's ``number`` (None until the cloud numbers it),
+    ``refire`` / ``refire_of`` / ``refire_reason``, and each item its ``station``.
     With ``now_ms`` each ticket carries ``age_ms`` for colour ageing on the KDS.
     """
     found = [
@@ -117,13 +143,26 @@ def tickets(
     return [_ticket_view(state, t, now_ms) for t in found]
 
 
-def recently_bumped(state: LedgerState, *, station: str, limit: int = 10) -> list[dict[str, Any]]:
-    """The last bumped tickets of a station, newest first: the recall list."""
+def recently_bumped(
+    state: LedgerState, *, station: str, limit: int = 10, now_ms: int | None = None
+) -> list[dict[str, Any]]:
+    """The last bumped tickets of a station, newest first: the recall list.
+
+    With the caller's ``now_ms`` only tickets still inside the recall window (the
+    ones ``recall`` would take back at that time) are listed, each with ``age_ms``;
+    without it, the last ``limit`` bumped tickets whatever their age.
+    """
     found = [
-        t for t in state.tickets.values() if t["station"] == station and t["status"] == "bumped"
+        t
+        for t in state.tickets.values()
+        if t["station"] == station
+        and t["status"] == "bumped"
+        and (
+            now_ms is None or t["bumped_at"] is None or now_ms - t["bumped_at"] <= RECALL_WINDOW_MS
+        )
     ]
     found.sort(key=lambda t: (t["bumped_at"] or 0, int(t["id"][1:])), reverse=True)
-    return [_ticket_view(state, t, None) for t in found[:limit]]
+    return [_ticket_view(state, t, now_ms) for t in found[:limit]]
 
 
 def all_day_counts(state: LedgerState, *, station: str | None = None) -> dict[str, int]:

@@ -7,7 +7,7 @@ No floats anywhere: money is integer minor units, time is integer ms (UTC).
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class ModifierRec(TypedDict):
@@ -112,6 +112,11 @@ class TicketRec(TypedDict):
     created_at: int
     bumped_at: int | None
     items: list[TicketItemRec]
+    # Only on a refire's tickets (absent, not false, on every other ticket: tickets made
+    # before refires existed hash the same, so a snapshot of an older log is unchanged).
+    refire: NotRequired[bool]
+    refire_of: NotRequired[list[str]]  # the original tickets of these lines at this station
+    refire_reason: NotRequired[str]
 
 
 class TimeEntryRec(TypedDict):

@@ -44,6 +44,7 @@ ALLOWED_ROLES: Final[dict[str, frozenset[str]]] = {
     "attach_loyalty": FLOOR,
     "bump": KITCHEN,
     "recall": KITCHEN,
+    "refire": STAFF,  # a server whose guest sent a dish back, or the kitchen itself
     "eighty_six": KITCHEN,
     "clock_in": STAFF,
     "clock_out": STAFF,

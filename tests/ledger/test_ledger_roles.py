@@ -26,6 +26,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "attach_loyalty": {"check": "7QK-5D", "phone": "5550102030"},
     "bump": {"ticket": "K1"},
     "recall": {"ticket": "K1"},
+    "refire": {"check": "7QK-5D", "lines": ["L1"], "reason": "x"},
     "eighty_six": {"item": "ipa", "available": False},
     "clock_in": {},
     "clock_out": {},

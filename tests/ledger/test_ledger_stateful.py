@@ -3,8 +3,8 @@
 Invariants checked after every step:
 - a check's balance = items - voids - comps + tax - payments, and never below zero;
 - a closed check takes no changes to its lines, payments or totals;
-- no (station, line) appears on two tickets, and each fired line is on exactly
-  one station ticket;
+- no (station, line) appears on two ordinary tickets, and each fired line is on
+  exactly one ordinary station ticket; a refire ticket names an original of its station;
 - a rejected command and a duplicate id change nothing;
 and at the end of each run:
 - replaying the log on two fresh states gives the same hash as the live state;
@@ -165,6 +165,12 @@ class Shift(RuleBasedStateMachine):
         fields: dict[str, Any] = {} if course is None else {"course": course}
         self.send("fire", check=self.a_check(n), **fields)
 
+    @rule(n=pick, m=pick, k=st.integers(1, 3), by=st.sampled_from(["s-ana", "k-dev"]))
+    def refire(self, n: int, m: int, k: int, by: str) -> None:
+        check = self.a_check(n)
+        lines = sorted({self.a_line(check, m + j) for j in range(k)})
+        self.send("refire", by=by, check=check, lines=lines, reason="sent back")
+
     @rule(n=pick, course=st.integers(1, 3))
     def hold_course(self, n: int, course: int) -> None:
         self.send("hold_course", check=self.a_check(n), course=course)
@@ -321,11 +327,21 @@ class Shift(RuleBasedStateMachine):
     @invariant()
     def no_ticket_line_twice(self) -> None:
         state = self.till.state
-        seen = [(t["station"], i["line"]) for t in state.tickets.values() for i in t["items"]]
+        ordinary = [t for t in state.tickets.values() if not t.get("refire")]
+        seen = [(t["station"], i["line"]) for t in ordinary for i in t["items"]]
         assert len(seen) == len(set(seen))
+        for ticket in state.tickets.values():
+            if ticket.get("refire"):
+                for original in ticket.get("refire_of", []):
+                    assert state.tickets[original]["station"] == ticket["station"]
+                    assert not state.tickets[original].get("refire")
         for check in state.checks.values():
             for line in check["lines"]:
-                stations = [state.tickets[t]["station"] for t in line["tickets"]]
+                stations = [
+                    state.tickets[t]["station"]
+                    for t in line["tickets"]
+                    if not state.tickets[t].get("refire")
+                ]
                 if line["fired_at"] is None:
                     assert stations == []
                 else:
