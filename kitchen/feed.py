@@ -22,11 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kitchen.model import Catalog, TicketView, clock_offset_ms, ticket_views
+from kitchen.model import Catalog, TicketView, clock_offset_ms, recallable, ticket_views
 
 Reply = dict[str, Any]
 POLL_S = 0.5  # how stale "cut off" may be on screen, at most
-NUMBERS_EVERY_S = 5.0  # check numbers come from the cloud, seconds after a check opens
 STOP_JOIN_S = 5.0
 
 
@@ -76,8 +75,7 @@ class Feed:
         self._thread = threading.Thread(target=self._run, name="kitchen-feed", daemon=True)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kitchen-cmd")
         self.catalog = Catalog()
-        self._numbers: dict[str, int | None] = {}
-        self._numbers_at = -NUMBERS_EVERY_S
+        self._offset_ms = 0  # the node's clock minus ours, from the last tickets seen
         self._status: Reply | None = None
         self._status_at = 0.0
 
@@ -149,15 +147,6 @@ class Feed:
                         last_applied = None
             self._deliver(snap)
 
-    def _check_numbers(self) -> dict[str, int | None]:
-        """Temporary check ID -> real number; every open check is listed, so not every pass."""
-        now = time.monotonic()
-        if now - self._numbers_at >= NUMBERS_EVERY_S:
-            checks = self.client.call("checks").get("checks", [])
-            self._numbers = {c["id"]: c.get("number") for c in checks}
-            self._numbers_at = now
-        return self._numbers
-
     def _pass(self, woke: bool, last_applied: int | None) -> Snapshot:
         now = time.monotonic()
         status = self._status
@@ -182,12 +171,14 @@ class Feed:
         # Expo needs every station's open tickets to tell which lines are done.
         reply = self.client.call("tickets", **({} if expo else {"station": self.station}))
         raw = reply.get("tickets", [])
-        numbers = self._check_numbers()
         if any(t["items"] and t["station"] not in self.catalog.station_names for t in raw):
             self.catalog = Catalog.from_reply(self.client.call("catalog"))
             snap.catalog = self.catalog
-        snap.tickets = ticket_views(self.station, raw, self.catalog, numbers)
+        # Each ticket carries its check's number, so no list of checks is fetched here.
+        snap.tickets = ticket_views(self.station, raw, self.catalog)
         snap.offset_ms = clock_offset_ms(raw, int(time.time() * 1000))
+        if snap.offset_ms is not None:
+            self._offset_ms = snap.offset_ms
         if "all_day" in extras:
             # Expo counts the whole kitchen (the ledger skips expo's copies, so once each).
             scope = {} if expo else {"station": self.station}
@@ -195,7 +186,7 @@ class Feed:
             snap.all_day = dict(query.get("counts", {}))
         if "recall" in extras:
             query = self.client.call("query", name="recently_bumped", station=self.station)
-            snap.recall = ticket_views(
-                self.station, query.get("tickets", []), self.catalog, numbers
-            )
+            views = ticket_views(self.station, query.get("tickets", []), self.catalog)
+            # Older bumps the ledger would refuse; the node's query may not know its clock.
+            snap.recall = recallable(views, int(time.time() * 1000) + self._offset_ms)
         return snap

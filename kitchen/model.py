@@ -1,14 +1,17 @@
 """What a KDS shows, shaped from the node's replies: plain data, no Kivy, no rules.
 
 Ticket states, item states and counts are the ledger's (``tickets``, ``query``);
-this module only joins and labels them for drawing:
+so are each ticket's check ``number`` (once the cloud gave one), each item's
+``station`` and a refire's mark and reason. This module only labels them for
+drawing:
 
-- names for ids (staff, stations) from the catalog, and the check's real number
-  once the cloud gave one;
+- names for ids (staff, stations) from the catalog;
 - on expo, which station has finished which line: an expo item whose line is
   still ``new`` on an open station ticket is pending there; once that station
-  ticket is bumped (it leaves the open list) or the item on it is, it is done;
-- each ticket's fingerprint, so the rail redraws only the cards that changed.
+  ticket is bumped (it leaves the open list) or the item on it is, it is done.
+  A refire's expo ticket follows the refire's station tickets, the original expo
+  ticket the original ones: the same line is cooking again only on the refire;
+- which recalled tickets the ledger would still take back (``recallable``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from typing import Any
 Reply = dict[str, Any]
 
 NORMAL, WARN, LATE = "normal", "warn", "late"
+# The ledger's recall window (``RECALL_WINDOW_MS`` in the ledger's rules): the node
+# answers the recall list without its clock, so older bumps are left out here.
+RECALL_WINDOW_MS = 30 * 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +36,7 @@ class ItemView:
     note: str
     seat: int
     state: str  # the ledger's item state: new, bumped, voided
-    station: str = ""  # expo only: the station that cooks it
+    station: str = ""  # expo only: the station that cooks it (where a cook's own is implied)
     done: bool = False  # expo only: that station has bumped it
 
 
@@ -48,6 +54,8 @@ class TicketView:
     expo: bool = False
     stations: tuple[tuple[str, bool], ...] = ()  # expo: (station name, done)
     bumped_at: int | None = None
+    refire: bool = False  # the ledger's refire ticket: these lines are cooked again
+    refire_reason: str = ""
 
     @property
     def has_void(self) -> bool:
@@ -59,7 +67,6 @@ class Catalog:
     station_names: dict[str, str] = field(default_factory=dict)
     expo_stations: frozenset[str] = frozenset()
     staff_names: dict[str, str] = field(default_factory=dict)
-    item_station: dict[str, str] = field(default_factory=dict)
     loaded: bool = False
 
     @classmethod
@@ -70,7 +77,6 @@ class Catalog:
             station_names={sid: s.get("name", sid) for sid, s in stations.items()},
             expo_stations=frozenset(sid for sid, s in stations.items() if s.get("expo")),
             staff_names={sid: s.get("name", sid) for sid, s in raw.get("staff", {}).items()},
-            item_station={iid: i.get("station", "") for iid, i in raw.get("items", {}).items()},
             loaded=bool(raw),
         )
 
@@ -110,28 +116,26 @@ def _item(raw: Reply, **extra: Any) -> ItemView:
     )
 
 
-def ticket_views(
-    station: str, tickets: list[Reply], catalog: Catalog, numbers: dict[str, int | None]
-) -> list[TicketView]:
+def ticket_views(station: str, tickets: list[Reply], catalog: Catalog) -> list[TicketView]:
     """The cards of ``station``, oldest first, from open tickets (all stations' for expo)."""
     expo = catalog.is_expo(station)
-    on_station: dict[str, tuple[str, str]] = {}  # line -> (station, item state) on open tickets
+    # (line, on a refire) -> item state on open station tickets; a later refire wins.
+    on_station: dict[tuple[str, bool], str] = {}
     if expo:
         for t in tickets:
             if not catalog.is_expo(t["station"]):
                 for it in t["items"]:
-                    on_station[it["line"]] = (t["station"], it["state"])
+                    on_station[it["line"], bool(t.get("refire"))] = it["state"]
     views = []
     for t in tickets:
         if t["station"] != station:
             continue
+        refire = bool(t.get("refire"))
         if expo:
             items = []
             for raw in t["items"]:
-                where, state = on_station.get(
-                    raw["line"], (catalog.item_station.get(raw["item"], ""), "bumped")
-                )
-                items.append(_item(raw, station=where, done=state != "new"))
+                state = on_station.get((raw["line"], refire), "bumped")
+                items.append(_item(raw, station=raw.get("station", ""), done=state != "new"))
             live = [i for i in items if i.station and i.state != "voided"]
             stations = tuple(
                 (catalog.station_name(s), all(i.done for i in live if i.station == s))
@@ -140,7 +144,7 @@ def ticket_views(
         else:
             items = [_item(raw) for raw in t["items"]]
             stations = ()
-        number = numbers.get(t["check"])
+        number = t.get("number")
         views.append(
             TicketView(
                 id=t["id"],
@@ -155,9 +159,18 @@ def ticket_views(
                 expo=expo,
                 stations=stations,
                 bumped_at=t.get("bumped_at"),
+                refire=refire,
+                refire_reason=str(t.get("refire_reason") or ""),
             )
         )
     return views
+
+
+def recallable(views: list[TicketView], node_now_ms: int) -> list[TicketView]:
+    """The recall list without tickets the ledger would refuse to recall by now."""
+    return [
+        v for v in views if v.bumped_at is None or node_now_ms - v.bumped_at <= RECALL_WINDOW_MS
+    ]
 
 
 def clock_offset_ms(tickets: list[Reply], local_ms: int) -> int | None:

@@ -70,6 +70,7 @@ class TicketCard(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints
     details = StringProperty("")
     flags = StringProperty("")
     has_void = BooleanProperty(False)
+    refire = BooleanProperty(False)
     stations_text = StringProperty("")
     age_text = StringProperty("0:00")
     level = StringProperty(NORMAL)
@@ -85,12 +86,16 @@ class TicketCard(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints
         self.table = f"Table {view.table}"
         self.details = f"{view.server}   #{view.check}"
         flags = []
+        if view.refire:  # first: the cook must see at once that this is cooked again
+            reason = f": {escape_markup(view.refire_reason)}" if view.refire_reason else ""
+            flags.append(f"REFIRE{reason}")
         if view.has_void:
             flags.append("VOID AFTER FIRE")
         if view.course is not None:
             flags.append(f"COURSE {view.course} FIRED")
         self.flags = "   ".join(flags)
         self.has_void = view.has_void
+        self.refire = view.refire
         ready = [escape_markup(name) for name, done in view.stations if done]
         waiting = [escape_markup(name) for name, done in view.stations if not done]
         parts = []

@@ -30,7 +30,8 @@ class RecallScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
             {
                 "position": str(i),
                 "ticket_id": v.id,
-                "title": f"Table {v.table}   #{v.check}   {v.server}",
+                "title": ("REFIRE   " if v.refire else "")
+                + f"Table {v.table}   #{v.check}   {v.server}",
                 "items": summary(v),
                 "screen": self,
             }

@@ -1,5 +1,7 @@
 """A table fired from a terminal reaches the right KDS windows; bump and recall go everywhere.
 
+A refire from the terminal comes back as new tickets marked REFIRE, with the reason.
+
 A live site: three terminal nodes (the voters) and three KDS apps, each with its
 own node inside (two on the grill, one on expo). The terminal's commands go
 through ``ControlClient``, as the terminal app's would; the cook works the KDS
@@ -131,3 +133,26 @@ def test_fire_bump_recall_across_screens(
     counts = {row["name"]: row["count"] for row in state["all_day"]}
     assert counts == {"Fries": "2", "House IPA": "2", "Ribeye 14oz": "1"}
     expo.screenshot(artifacts_dir / "kitchen-all-day.png")
+
+    # The guest sends the ribeye back: the terminal refires it. Every grill screen gets a
+    # new ticket marked REFIRE with the reason; expo a refire ticket of its own.
+    refire = scenario.ok(
+        terminal.submit(
+            {"type": "refire", "by": "s-ana", "check": check, "lines": [ribeye_line],
+             "reason": "sent back: overcooked"}
+        )
+    )  # fmt: skip
+    grill_refire, expo_refire = refire["tickets"]
+    for kds in (grill1, grill2):
+        state = kds.wait_for(
+            "the refire ticket", lambda s: s["order"] == [grill_ticket, grill_refire]
+        )
+        assert names_on(state, grill_refire) == ["Ribeye 14oz"]
+        card = next(c for c in state["shown"] if c["id"] == grill_refire)
+        assert card["flags"].startswith("REFIRE: sent back: overcooked")
+        original = next(c for c in state["shown"] if c["id"] == grill_ticket)
+        assert "REFIRE" not in original["flags"]
+    grill1.screenshot(artifacts_dir / "kitchen-refire.png")
+    state = expo.wait_for("the expo refire", lambda s: expo_refire in s["order"])
+    card = next(c for c in state["shown"] if c["id"] == expo_refire)
+    assert card["flags"].startswith("REFIRE") and "Waiting: Grill" in card["stations"]

@@ -12,12 +12,14 @@ from kitchen import keys
 from kitchen.model import (
     LATE,
     NORMAL,
+    RECALL_WINDOW_MS,
     WARN,
     Catalog,
     age_level,
     clock_offset_ms,
     cut_off,
     format_age,
+    recallable,
     ticket_views,
 )
 from kitchen.settings import KitchenSettings, SettingsError, load_settings, node_station
@@ -26,20 +28,27 @@ from mesh.ledger.sample_catalog import sample_catalog
 CATALOG = Catalog.from_reply({"catalog": sample_catalog()})
 
 
+STATION_OF = {"ipa": "bar", "ribeye": "grill", "fries": "fry", "caesar": "cold"}
+
+
 def item(line: str, name: str, item_id: str, state: str = "new", qty: int = 1) -> dict[str, Any]:
     return {"line": line, "item": item_id, "name": name, "qty": qty, "modifiers": [],
-            "note": "", "seat": 0, "course": 1, "state": state}  # fmt: skip
+            "note": "", "seat": 0, "course": 1, "station": STATION_OF[item_id],
+            "state": state}  # fmt: skip
 
 
-def ticket(tid: str, station: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"id": tid, "check": "A1-1V", "table": "12", "server": "s-ana", "station": station,
-            "course": None, "status": "open", "created_at": 1_000, "bumped_at": None,
-            "items": items, "age_ms": 4_000}  # fmt: skip
+def ticket(
+    tid: str, station: str, items: list[dict[str, Any]], number: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {"id": tid, "check": "A1-1V", "number": number, "table": "12", "server": "s-ana",
+            "station": station, "course": None, "status": "open", "created_at": 1_000,
+            "bumped_at": None, "refire": False, "refire_of": [], "refire_reason": None,
+            "items": items, "age_ms": 4_000, **extra}  # fmt: skip
 
 
 TICKETS = [
     ticket("K1", "bar", [item("L3", "House IPA", "ipa", qty=2)]),
-    ticket("K2", "grill", [item("L1", "Ribeye 14oz", "ribeye", "bumped")]),
+    ticket("K2", "grill", [item("L1", "Ribeye 14oz", "ribeye", "bumped")], number=1042),
     ticket("K4", "expo", [item("L1", "Ribeye 14oz", "ribeye"), item("L2", "Fries", "fries"),
                           item("L3", "House IPA", "ipa", qty=2),
                           item("L5", "Caesar salad", "caesar", "voided")]),
@@ -47,23 +56,49 @@ TICKETS = [
 
 
 def test_a_station_sees_its_own_tickets_with_names_and_the_check_number() -> None:
-    (view,) = ticket_views("grill", TICKETS, CATALOG, {"A1-1V": 1042})
+    (view,) = ticket_views("grill", TICKETS, CATALOG)
     assert (view.id, view.server, view.check, view.synced) == ("K2", "Ana", "1042", True)
     assert [(i.name, i.state) for i in view.items] == [("Ribeye 14oz", "bumped")]
-    (view,) = ticket_views("bar", TICKETS, CATALOG, {})
+    assert not view.refire
+    (view,) = ticket_views("bar", TICKETS, CATALOG)
     assert (view.check, view.synced) == ("A1-1V", False)
 
 
 def test_expo_sees_which_station_is_done() -> None:
     # The fry ticket was bumped (it left the open list); the grill bumped its item;
     # the bar has not; the voided salad counts for no station.
-    (view,) = ticket_views("expo", TICKETS, CATALOG, {})
+    (view,) = ticket_views("expo", TICKETS, CATALOG)
     done = {i.name: (i.station, i.done) for i in view.items}
     assert done["Ribeye 14oz"] == ("grill", True)
     assert done["Fries"] == ("fry", True)
     assert done["House IPA"] == ("bar", False)
     assert view.stations == (("Bar", False), ("Fry", True), ("Grill", True))
     assert view.has_void
+
+
+def test_a_refire_is_marked_and_expo_follows_the_refire_station_ticket() -> None:
+    refire = {"refire": True, "refire_of": ["K2"], "refire_reason": "sent back: cold"}
+    tickets = [
+        *TICKETS,
+        ticket("K6", "grill", [item("L1", "Ribeye 14oz", "ribeye")], **refire),
+        ticket("K7", "expo", [item("L1", "Ribeye 14oz", "ribeye")],
+               **{**refire, "refire_of": ["K4"]}),
+    ]  # fmt: skip
+    original, again = ticket_views("grill", tickets, CATALOG)
+    assert (original.refire, again.refire) == (False, True)
+    assert again.refire_reason == "sent back: cold"
+    expo, expo_again = ticket_views("expo", tickets, CATALOG)
+    # The original ribeye was bumped on the grill; its refire is cooking again.
+    assert expo.stations == (("Bar", False), ("Fry", True), ("Grill", True))
+    assert expo_again.refire and expo_again.stations == (("Grill", False),)
+
+
+def test_the_recall_list_leaves_out_bumps_past_the_window() -> None:
+    bumped = [ticket("K2", "grill", [item("L1", "Ribeye 14oz", "ribeye", "bumped")],
+                     status="bumped", bumped_at=10_000)]  # fmt: skip
+    views = ticket_views("grill", bumped, CATALOG)
+    assert [v.id for v in recallable(views, 10_000 + RECALL_WINDOW_MS)] == ["K2"]
+    assert recallable(views, 10_001 + RECALL_WINDOW_MS) == []
 
 
 def test_ageing_and_clock_offset() -> None:
