@@ -126,6 +126,14 @@ class Backend:
         """A read (or a PIN check): ``on_reply`` gets the node's reply on the UI thread."""
         self._run(self._reads, lambda client: client.call(op, **args), on_reply)
 
+    def operate(self, op: str, on_reply: OnReply, **args: Any) -> None:
+        """An op that commits something (an enrolment code): on the writes worker.
+
+        It may wait for a commit like a command does, so it must not hold up the
+        screen's reads, and it keeps its place among the server's taps.
+        """
+        self._run(self._writes, lambda client: client.call(op, **args), on_reply)
+
     def call_many(
         self, calls: list[tuple[str, dict[str, Any]]], on_replies: Callable[[list[Reply]], None]
     ) -> None:

@@ -27,6 +27,7 @@ from terminal import present, theme, wording
 from terminal.backend import Reply
 
 FLOOR_ROLES = ("server", "bartender", "manager")
+ENROL_TTL_S = 600  # s: long enough to unpack and power up a device, short if overheard
 QUICK_NOTES = ("No salt", "Allergy: nuts", "Sauce on side", "Rush")
 
 
@@ -140,6 +141,43 @@ class ApprovalPopup(TerminalPopup):
             return
         self.dismiss()
         self.when_approved(reply["staff"])
+
+
+class EnrolCodePopup(TerminalPopup):
+    """A one-time enrolment code from the leading node, in large type, with its expiry.
+
+    Opened after a manager's PIN. The code is shown once and stored nowhere (the
+    node commits only its hash), so closing the popup forgets it; asking again makes
+    a new code, which is harmless: each is one-time and expires on its own.
+    """
+
+    code = StringProperty("")
+    detail = StringProperty("Asking the site for a code…")
+    failed = BooleanProperty(False)
+    busy = BooleanProperty(False)
+
+    def on_open(self) -> None:
+        self.ask()
+
+    def ask(self) -> None:
+        if self.busy:
+            return
+        self.busy, self.failed, self.code = True, False, ""
+        self.detail = "Asking the site for a code…"
+        self.app.backend.operate("enrol_code", self._answered, ttl_s=ENROL_TTL_S)
+
+    def _answered(self, reply: Reply) -> None:
+        self.busy = False
+        if not reply.get("ok"):
+            self.failed = True
+            self.detail = wording.explain(reply)
+            return
+        self.code = str(reply["code"])
+        self.detail = (
+            f"{present.expiry_text(reply['expires_ms'], reply['ttl_s'])}. "
+            "Type it on the new device's set-up screen. It is shown only once "
+            "and works for one device."
+        )
 
 
 class ReasonPopup(TerminalPopup):

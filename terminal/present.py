@@ -7,6 +7,7 @@ command is allowed: those come from the ledger; this only lays them out.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -199,6 +200,13 @@ def receipt_text(check: Mapping[str, Any], catalog: Mapping[str, Any] | None) ->
     if not_synced(check):
         out += ["", "Not synced yet: the check number", "follows when the cloud is reached."]
     return "\n".join(out)
+
+
+def expiry_text(expires_ms: int | float, ttl_s: int | float) -> str:
+    """How long an enrolment code lasts and until when (the device's local clock)."""
+    until = time.strftime("%H:%M", time.localtime(expires_ms / 1000))
+    minutes = max(1, round(float(ttl_s) / 60))
+    return f"Valid for {minutes} min, until {until}"
 
 
 def age_text(ms: int | float | None) -> str:

@@ -16,6 +16,7 @@ OK = (0.16, 0.6, 0.29, 1)
 WARN = (0.85, 0.6, 0.1, 1)
 DANGER = (0.82, 0.2, 0.2, 1)
 NEUTRAL = (0.25, 0.3, 0.36, 1)
+ERROR_TEXT = (1.0, 0.55, 0.55, 1)  # red words that stay readable on the dark panels
 DISABLED = (0.2, 0.22, 0.25, 1)
 DISABLED_TEXT = (0.5, 0.53, 0.57, 1)
 SELECTED = (0.2, 0.35, 0.6, 1)

@@ -51,6 +51,14 @@ def explain(reply: Mapping[str, Any]) -> str:
         return f"Too many wrong PINs. The pad unlocks in {wait} s."
     if code in CLUSTER_WORDS:
         return CLUSTER_WORDS[code]
+    if code == "not_leader":
+        # Only the leading device makes enrolment codes; the op is not forwarded.
+        leader = reply.get("leader") or error.get("leader")  # the node puts it beside "error"
+        where = f"device {leader}" if leader else "the leading device once there is one"
+        return (
+            "Only the device that leads the site can do this, and this one does not lead "
+            f"right now. Do it on {where} (tap the dot to see which one leads)."
+        )
     if code == "requires_cloud":
         return f"Needs the internet, which is down: {message}"
     if message:

@@ -1,4 +1,6 @@
-"""The manager's screen: the day so far, approvals given, who is clocked in, close the day."""
+"""The manager's screen: the day so far, approvals given, who is clocked in, close the day,
+and a one-time code to enrol a new device.
+"""
 
 from __future__ import annotations
 
@@ -82,6 +84,15 @@ class ManagerScreen(TerminalScreen):
                 ", ".join(present.staff_name(c.get("staff"), catalog) for c in clocked["staff"])
                 or "Nobody is clocked in."
             )
+
+    def enrol_device(self) -> None:
+        """A one-time code for a new device, after a manager's PIN (again: it adds a device)."""
+        from terminal.popups import ApprovalPopup, EnrolCodePopup
+
+        ApprovalPopup(
+            reason="Enrol a device: a code that lets a new device join this site",
+            when_approved=lambda _manager: EnrolCodePopup().open(),
+        ).open()
 
     def close_day(self) -> None:
         pending = PendingCommand.make("close_day", self.approver.get("id") or self.app.staff["id"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from terminal import present, wording
 from terminal.present import TIMES
 
@@ -111,3 +113,17 @@ def test_cluster_errors_are_explained_and_offered_for_retry() -> None:
     assert wording.explain(locked) == "Too many wrong PINs. The pad unlocks in 60 s."
     card = {"ok": False, "error": {"code": "requires_cloud", "message": "Card needs the cloud"}}
     assert wording.explain(card).startswith("Needs the internet")
+
+
+def test_an_enrolment_code_says_how_long_it_lasts_and_until_when() -> None:
+    expires_ms = int(time.time() * 1000) + 600_000
+    until = time.strftime("%H:%M", time.localtime(expires_ms / 1000))
+    assert present.expiry_text(expires_ms, 600) == f"Valid for 10 min, until {until}"
+
+
+def test_a_follower_asked_to_lead_names_the_device_that_leads() -> None:
+    refused = {"ok": False, "error": {"code": "not_leader", "message": "ask"}, "leader": "n2"}
+    assert "Do it on device n2" in wording.explain(refused)
+    assert not wording.is_retryable(refused)
+    leaderless = {"ok": False, "error": {"code": "not_leader", "message": "ask"}, "leader": None}
+    assert "once there is one" in wording.explain(leaderless)
