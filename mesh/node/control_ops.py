@@ -230,7 +230,7 @@ async def _query(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     if name == "recently_bumped":
         if station is None:
             return _bad('recently_bumped needs "station"')
-        return _ok(tickets=queries.recently_bumped(ledger, station=station))
+        return _ok(tickets=queries.recently_bumped(ledger, station=station, now_ms=node.now_ms()))
     if name == "audit":
         return _ok(audit=queries.audit_trail(ledger))
     if name == "clocked_in":

@@ -64,6 +64,7 @@ COMMAND_TYPES = [
     "fire",
     "bump",
     "close_day",
+    "refire",
     "catalog_update",
     "check_numbered",
     "nope",
