@@ -115,6 +115,7 @@ def test_pin_pad_menu_approvals_offline_tenders_and_the_day(
     app.tap("Table 15")
     app.tap(id="reopen_button")
     app.tap("Add a tip")
+    app.wait("Manager approval")  # else a digit may hit the check's seat buttons behind it
     for digit in pins["m-eve"]:
         app.tap(digit)
     app.tap("Approve")
