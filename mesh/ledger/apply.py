@@ -53,6 +53,7 @@ HANDLERS: dict[str, Handler] = {
     "open_day": day.open_day_handler,
     "close_day": day.close_day_handler,
     "check_numbered": cloud.check_numbered_handler,
+    "checks_numbered": cloud.checks_numbered_handler,
     "catalog_update": cloud.catalog_update_handler,
     "synced": cloud.synced_handler,
 }

@@ -16,25 +16,50 @@ from __future__ import annotations
 from typing import Any
 
 from mesh.ledger.catalog import validate_catalog
-from mesh.ledger.commands import CatalogUpdate, CheckNumbered, Synced
+from mesh.ledger.commands import CatalogUpdate, CheckNumbered, ChecksNumbered, Synced
 from mesh.ledger.errors import Rejected
 from mesh.ledger.rules import Ctx, audit, get_check
 from mesh.ledger.state import json_copy
 
 
-def check_numbered_handler(ctx: Ctx, cmd: CheckNumbered) -> dict[str, Any]:
+def _number(ctx: Ctx, temp_id: str, number: int) -> dict[str, Any]:
     state = ctx.state
-    check = get_check(state, cmd.check)
-    if check["number"] == cmd.number:
-        return {"check": check["id"], "number": cmd.number, "changed": False}
+    check = get_check(state, temp_id)
+    if check["number"] == number:
+        return {"check": check["id"], "number": number, "changed": False}
     if check["number"] is not None:
         raise Rejected("conflict", f"check {check['id']} already has number {check['number']}")
-    other = state.numbers.get(str(cmd.number))
+    other = state.numbers.get(str(number))
     if other is not None:
-        raise Rejected("conflict", f"number {cmd.number} already belongs to check {other}")
-    check["number"] = cmd.number
-    state.numbers[str(cmd.number)] = check["id"]
-    return {"check": check["id"], "number": cmd.number, "changed": True}
+        raise Rejected("conflict", f"number {number} already belongs to check {other}")
+    check["number"] = number
+    state.numbers[str(number)] = check["id"]
+    return {"check": check["id"], "number": number, "changed": True}
+
+
+def check_numbered_handler(ctx: Ctx, cmd: CheckNumbered) -> dict[str, Any]:
+    return _number(ctx, cmd.check, cmd.number)
+
+
+def checks_numbered_handler(ctx: Ctx, cmd: ChecksNumbered) -> dict[str, Any]:
+    # Each pair stands alone, as if it were its own check_numbered: a pair the
+    # ledger refuses (a cloud that misnumbers) is reported and skipped, the rest apply.
+    changed = unchanged = 0
+    skipped: list[dict[str, Any]] = []
+    for temp_id, number in cmd.numbers:
+        try:
+            result = _number(ctx, temp_id, number)
+        except Rejected as exc:
+            skipped.append(
+                {"check": temp_id, "number": number, "code": exc.error.code,
+                 "message": exc.error.message}
+            )  # fmt: skip
+            continue
+        if result["changed"]:
+            changed += 1
+        else:
+            unchanged += 1
+    return {"changed": changed, "unchanged": unchanged, "skipped": skipped}
 
 
 def catalog_update_handler(ctx: Ctx, cmd: CatalogUpdate) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from mesh.ledger.check_ids import is_valid_temp_id, normalize_temp_id
 from mesh.ledger.errors import Rejected
@@ -215,6 +215,17 @@ class CatalogUpdate(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChecksNumbered(Command):
+    """Many ``check_numbered`` in one entry: a backlog of thousands is a few entries."""
+
+    type: ClassVar[str] = "checks_numbered"
+    numbers: tuple[tuple[str, int], ...]
+
+
+MAX_NUMBERS: Final = 1000  # pairs in one checks_numbered (a cloud post answers at most 500)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Synced(Command):
     type: ClassVar[str] = "synced"
     acks: tuple[tuple[str, int], ...]
@@ -353,6 +364,17 @@ def _line_ids(values: list[Any]) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _numbers(values: list[Any]) -> tuple[tuple[str, int], ...]:
+    if not values:
+        raise Rejected("invalid", "checks_numbered: 'numbers' must not be empty")
+    out = []
+    for n, value in enumerate(values):
+        r = _sub(value, f"numbers[{n}]")
+        out.append((r.text("check", max_len=MAX_ID), r.integer("number", lo=1, hi=2**53)))
+        r.done()
+    return tuple(out)
+
+
 def _acks(values: list[Any]) -> tuple[tuple[str, int], ...]:
     out = []
     for n, value in enumerate(values):
@@ -472,6 +494,9 @@ _PARSERS: dict[str, Parser] = {
         by=b,
         check=r.text("check", max_len=MAX_ID),
         number=r.integer("number", lo=1, hi=2**53),
+    ),
+    "checks_numbered": lambda r, i, b: ChecksNumbered(
+        id=i, by=b, numbers=_numbers(r.array("numbers", max_len=MAX_NUMBERS))
     ),
     "catalog_update": lambda r, i, b: CatalogUpdate(id=i, by=b, catalog=r.obj("catalog")),
     "synced": lambda r, i, b: Synced(id=i, by=b, acks=_acks(r.array("acks", max_len=10_000))),

@@ -52,6 +52,7 @@ ALLOWED_ROLES: Final[dict[str, frozenset[str]]] = {
     "open_day": MANAGER,
     "close_day": MANAGER,
     "check_numbered": CLOUD,
+    "checks_numbered": CLOUD,
     "catalog_update": CLOUD,
     "synced": CLOUD,
 }

@@ -49,6 +49,7 @@ IDLE_S = 0.25  # s between rounds while the cloud is up (a new check is numbered
 PROBE_EVERY_S = 2.0  # s between health probes while nothing is waiting
 CATALOG_EVERY_S = 10.0  # s between catalog checks
 YIELD_EVERY = 50  # records copied or numbers proposed between two yields to the loop
+NUMBERS_PER_ENTRY = 100  # check numbers in one checks_numbered entry (the ledger takes 1000)
 MAX_PIPELINED_BATCHES = 40  # batches in one upload before probing and the catalog again
 BACKOFF_MIN_S = 0.5  # s after the first failure
 BACKOFF_MAX_S = 5.0  # s at most between attempts on a cloud that answers badly (5xx, timeouts)
@@ -423,26 +424,27 @@ class SyncAgent:
         """Commit the numbers, then the acknowledgements (never the other way round)."""
         started = time.monotonic()
         ledger = self._ledger()
-        # Proposed together, so the leader appends and fsyncs them as one batch (group
-        # commit) instead of one disk round per check; all must be committed before the
-        # acknowledgement below, or a new leader would never number an acknowledged check.
         todo = [
             (temp_id, number)
             for temp_id, number in answered.numbered
             if (check := ledger.checks.get(temp_id)) is not None and check["number"] is None
         ]
+        # One checks_numbered entry per chunk: a backlog of thousands of checks is a
+        # few log entries to replicate and apply, not one per check. Chunks are
+        # proposed together (group commit), and all must be committed before the
+        # acknowledgement below, or a new leader would never number an acknowledged check.
         pending: list[asyncio.Future[dict[str, Any]]] = []
         try:
-            for n, (temp_id, number) in enumerate(todo):
-                if n and n % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # heartbeats and replies go out between chunks
+            for start in range(0, len(todo), NUMBERS_PER_ENTRY):
+                chunk = todo[start : start + NUMBERS_PER_ENTRY]
                 command = {
-                    "type": "check_numbered",
-                    "id": f"num-{temp_id}",
-                    "check": temp_id,
-                    "number": number,
+                    "type": "checks_numbered",
+                    # The same answer resent (a retry) has the same id: applied once.
+                    "id": f"nums-{chunk[0][0]}-{len(chunk)}-{chunk[-1][0]}",
+                    "numbers": [{"check": t, "number": n} for t, n in chunk],
                 }
                 pending.append(asyncio.ensure_future(self._commit(command)))
+                await asyncio.sleep(0)  # heartbeats and replies go out between chunks
             results = await asyncio.gather(*pending, return_exceptions=True)
         except BaseException:
             for fut in pending:
@@ -451,6 +453,8 @@ class SyncAgent:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+            for skip in (result.get("outcome") or {}).get("skipped", []):
+                log.error("the ledger refused a number from the cloud", extra={"skipped": skip})
         if answered.acks:
             await self._commit({"type": "synced", "id": uuid.uuid4().hex, "acks": answered.acks})
             self._set(last_sync_ms=self._now_ms())
@@ -458,7 +462,7 @@ class SyncAgent:
             "uploaded",
             extra={
                 "records": answered.size,
-                "numbered": len(pending),
+                "numbered": len(todo),
                 "acks": len(answered.acks),
                 "post_ms": answered.post_ms,
                 "commit_ms": round((time.monotonic() - started) * 1000, 1),

@@ -26,6 +26,34 @@ def test_check_numbered_makes_both_ids_find_the_check() -> None:
     assert queries.find_check(till.state, "99") is None
 
 
+def test_checks_numbered_applies_each_pair_and_reports_the_refused() -> None:
+    till = Till()
+    a, b, c = till.open(), till.open(), till.open()
+    till.ok("check_numbered", by="@sync", check=a, number=1)
+    before = till.state.state_hash()
+    out = till.ok(
+        "checks_numbered",
+        by="@sync",
+        numbers=[
+            {"check": a, "number": 1},  # again: unchanged
+            {"check": b, "number": 2},
+            {"check": c, "number": 1},  # the cloud gave a used number: refused, alone
+            {"check": "7QK-5D", "number": 9},  # unknown check: refused, alone
+        ],
+    )
+    assert (out["changed"], out["unchanged"]) == (1, 1)
+    assert [(s["check"], s["code"]) for s in out["skipped"]] == [
+        (c, "conflict"),
+        ("7QK-5D", "not_found"),
+    ]
+    assert till.state.state_hash() != before
+    assert queries.find_check(till.state, "2")["id"] == b  # type: ignore[index]
+    assert queries.find_check(till.state, c)["number"] is None  # type: ignore[index]
+    assert till.err("invalid", "checks_numbered", by="@sync", numbers=[])
+    assert till.err("invalid", "checks_numbered", by="@sync", numbers=[{"check": b}])
+    assert till.err("forbidden", "checks_numbered", by="m-eve", numbers=[{"check": b, "number": 2}])
+
+
 def test_only_the_sync_agent_commits_cloud_commands() -> None:
     till = Till()
     check = till.open()

@@ -34,6 +34,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "open_day": {},
     "close_day": {},
     "check_numbered": {"check": "7QK-5D", "number": 1},
+    "checks_numbered": {"numbers": [{"check": "7QK-5D", "number": 1}]},
     "catalog_update": {"catalog": sample_catalog(version=2)},
     "synced": {"acks": []},
 }
