@@ -46,8 +46,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from mesh.raft.errors import CompactedError, SnapshotOutOfDate, UnavailableError
-from mesh.raft.storage import EMPTY_SNAPSHOT, limit_size
+from mesh.raft.errors import SnapshotOutOfDate, UnavailableError
+from mesh.raft.storage import LogCache
 from mesh.raft.types import ConfState, Entry, EntryKind, HardState, Snapshot, SnapshotMeta
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ def _set_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-class SQLiteStorage:
+class SQLiteStorage(LogCache):
     """Durable Raft storage in one SQLite file. Used from one thread (the node's loop)."""
 
     def __init__(self, path: Path) -> None:
@@ -158,9 +158,7 @@ class SQLiteStorage:
             self._engine.dispose()
             raise StoreCorrupt(f"{path} cannot be read as a store: {exc.orig}") from exc
         self._in_batch = False
-        self._hard_state = HardState()
-        self._snapshot = EMPTY_SNAPSHOT
-        self._entries: list[Entry] = []  # cache of snapshot.index+1 .. last
+        super().__init__()  # the cache of snapshot.index+1 .. last the reads come from
         self.truncated_on_open = 0
         self._load()
 
@@ -250,41 +248,6 @@ class SQLiteStorage:
     def _done(self) -> None:
         if not self._in_batch:
             self._conn.commit()
-
-    # -- reads (the Storage contract) -------------------------------------
-    def initial_state(self) -> tuple[HardState, ConfState]:
-        return self._hard_state, self._snapshot.meta.conf
-
-    @property
-    def hard_state(self) -> HardState:
-        return self._hard_state
-
-    def first_index(self) -> int:
-        return self._snapshot.meta.index + 1
-
-    def last_index(self) -> int:
-        return self._snapshot.meta.index + len(self._entries)
-
-    def term(self, index: int) -> int:
-        base = self._snapshot.meta.index
-        if index < base:
-            raise CompactedError(f"index {index} compacted (snapshot at {base})")
-        if index > self.last_index():
-            raise UnavailableError(f"index {index} beyond last {self.last_index()}")
-        if index == base:
-            return self._snapshot.meta.term
-        return self._entries[index - base - 1].term
-
-    def entries(self, lo: int, hi: int, max_bytes: int | None = None) -> list[Entry]:
-        base = self._snapshot.meta.index
-        if lo <= base:
-            raise CompactedError(f"index {lo} compacted (snapshot at {base})")
-        if hi > self.last_index() + 1:
-            raise UnavailableError(f"index {hi - 1} beyond last {self.last_index()}")
-        return limit_size(self._entries[lo - base - 1 : hi - base - 1], max_bytes)
-
-    def snapshot(self) -> Snapshot:
-        return self._snapshot
 
     # -- writes -----------------------------------------------------------
     # Each write has an SQL half and a cache half. ``write_ready`` runs the SQL

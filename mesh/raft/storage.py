@@ -117,8 +117,10 @@ class Storage(Protocol):
 EMPTY_SNAPSHOT = Snapshot(meta=SnapshotMeta(index=0, term=0, conf=ConfState()))
 
 
-class MemoryStorage:
-    """Storage kept in memory: durable as long as the object lives (the simulator's "disk")."""
+class LogCache:
+    """The read half of ``Storage`` over a log kept in memory: hard state, the newest
+    snapshot and the entries after it. ``MemoryStorage`` is only this plus writes;
+    the node's SQLite store keeps the same cache in front of its file."""
 
     def __init__(self) -> None:
         self._hard_state = HardState()
@@ -159,6 +161,10 @@ class MemoryStorage:
 
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+
+class MemoryStorage(LogCache):
+    """Storage kept in memory: durable as long as the object lives (the simulator's "disk")."""
 
     # -- writes -----------------------------------------------------------
     def append(self, entries: Sequence[Entry]) -> None:
