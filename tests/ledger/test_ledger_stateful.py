@@ -305,6 +305,9 @@ class Shift(RuleBasedStateMachine):
             assert domain(self.till.state) == before
         else:
             assert not outcome.duplicate  # forgotten after 24 h: applied as new
+            if command["type"] == "reopen_check" and outcome.ok:
+                # A reopen retried a day later reopens the check again, rightly.
+                self.closed.pop(outcome.result["check"], None)
 
     # -- invariants ----------------------------------------------------------------------------
 
