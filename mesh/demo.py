@@ -152,6 +152,7 @@ def wait_ready(data_dir: Path, proc: subprocess.Popen[bytes], deadline: float) -
 
 
 def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every live one, wait up to the grace, then SIGKILL what is left (by pid)."""
     for proc in procs:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):

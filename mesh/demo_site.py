@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,8 +21,8 @@ from typing import Any
 from mesh.client.api import ClientError, ControlClient
 from mesh.demo import (
     READY_TIMEOUT_S,
-    STOP_GRACE_S,
     start_cloud,
+    stop_all,
     wait_cloud,
     wait_ready,
 )
@@ -81,7 +80,7 @@ class DemoSite:
     def stop_cloud(self) -> None:
         """The internet is cut: the back office goes away (its data stays)."""
         if self.cloud_proc is not None:
-            _stop([self.cloud_proc])
+            stop_all([self.cloud_proc])
 
     # -- devices --------------------------------------------------------------
     def start(self, name: str, *, wait: bool = True, timeout: float = READY_TIMEOUT_S) -> None:
@@ -121,16 +120,16 @@ class DemoSite:
         """A clean stop (SIGTERM: a leader hands over first), SIGKILL after a grace."""
         device = self.devices[name]
         if device.proc is not None:
-            _stop([device.proc])
+            stop_all([device.proc])
 
     def restart(self, name: str, *, wait: bool = True) -> None:
         self.start(name, wait=wait)
 
     def stop_all(self) -> None:
         """Every process this site started, by pid: devices first, then the cloud."""
-        _stop([d.proc for d in self.devices.values() if d.proc is not None])
+        stop_all([d.proc for d in self.devices.values() if d.proc is not None])
         if self.cloud_proc is not None:
-            _stop([self.cloud_proc])
+            stop_all([self.cloud_proc])
 
     # -- what the site looks like -----------------------------------------------
     def client(self, name: str, timeout: float = STATUS_TIMEOUT_S) -> ControlClient:
@@ -183,19 +182,3 @@ class DemoSite:
             },
             "staff": staff,
         }
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM every live one, wait up to the grace, then SIGKILL what is left (by pid)."""
-    for proc in procs:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
-    for proc in procs:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait(5)
