@@ -153,15 +153,6 @@ def _dealer(
     return sock
 
 
-def _open(cluster: Cluster, via: str) -> str:
-    reply = cluster.client(via).submit(
-        {"type": "open_check", "by": "s-ben", "table": "3", "guests": 2, "server": "s-ben"}
-    )
-    assert reply["ok"], reply
-    check: str = reply["outcome"]["check"]
-    return check
-
-
 def test_structured_frames_from_an_enrolled_key_never_stop_a_node(
     tmp_path: Path, reaper: ProcessReaper
 ) -> None:
@@ -204,7 +195,7 @@ def test_structured_frames_from_an_enrolled_key_never_stop_a_node(
         ctx.term()
     assert sent >= 100
     for target in targets:
-        check = _open(cluster, target)
+        check = cluster.open_check(target, server="s-ben")
         assert cluster.client(target).checks(check=check)["ok"]
     cluster.start([impersonated])
     cluster.converged(timeout=60)
@@ -294,5 +285,5 @@ def test_junk_lines_on_the_control_socket_always_get_a_json_answer(
         assert json.loads(_readline(sock, buf))["ok"] is True
     assert answered >= 100
     wait_for("the node to still serve", lambda: cluster.status("n1")["ok"], 10)
-    check = _open(cluster, "n1")
+    check = cluster.open_check("n1", server="s-ben")
     assert cluster.client("n1").checks(check=check)["ok"]

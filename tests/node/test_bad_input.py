@@ -36,15 +36,6 @@ def _counters(cluster: Cluster, name: str) -> dict[str, int]:
     return counters
 
 
-def _open(cluster: Cluster, via: str) -> str:
-    reply = cluster.client(via).submit(
-        {"type": "open_check", "by": "s-ben", "table": "9", "guests": 1, "server": "s-ben"}
-    )
-    assert reply["ok"], reply
-    check: str = reply["outcome"]["check"]
-    return check
-
-
 def test_garbage_frames_are_dropped_and_counted_and_the_node_keeps_serving(
     tmp_path: Path, reaper: ProcessReaper
 ) -> None:
@@ -89,7 +80,7 @@ def test_garbage_frames_are_dropped_and_counted_and_the_node_keeps_serving(
     finally:
         ctx.term()
     # Still serving, still agreeing.
-    check = _open(cluster, target)
+    check = cluster.open_check(target, server="s-ben")
     assert cluster.client(target).checks(check=check)["ok"]
     cluster.start([impersonated])
     cluster.converged()
@@ -123,7 +114,7 @@ def _busy_cluster_with_a_victim(tmp_path: Path, reaper: ProcessReaper) -> tuple[
     cluster.start()
     leader = cluster.leader()
     victim = next(n for n in cluster.names if n != leader)
-    check = _open(cluster, leader)
+    check = cluster.open_check(leader, server="s-ben")
     for i in range(100):
         item = {"item": "fries", "qty": 1, "note": f"n{i}" + "x" * 120}
         cmd = {"type": "add_items", "id": f"t{i}", "by": "s-ben", "check": check, "items": [item]}

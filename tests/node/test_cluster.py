@@ -25,15 +25,6 @@ from tests.support.procs import ProcessReaper
 pytestmark = pytest.mark.timeout(300)
 
 
-def open_check(cluster: Cluster, via: str, table: str = "1") -> str:
-    reply = cluster.client(via).submit(
-        {"type": "open_check", "by": "s-ana", "table": table, "guests": 2, "server": "s-ana"}
-    )
-    assert reply["ok"], reply
-    check: str = reply["outcome"]["check"]
-    return check
-
-
 def add_soda(check: str, cid: str) -> dict[str, Any]:
     return {
         "type": "add_items",
@@ -58,7 +49,7 @@ def test_a_cluster_elects_replicates_and_agrees(
     cluster.start()
     leader = cluster.leader()
     follower = next(n for n in cluster.names if n != leader)
-    checks = [open_check(cluster, via) for via in (leader, follower)]
+    checks = [cluster.open_check(via) for via in (leader, follower)]
     for i in range(10):
         reply = cluster.client(cluster.names[i % size]).submit(add_soda(checks[i % 2], f"c{i}"))
         assert reply["ok"], reply
@@ -79,7 +70,7 @@ def test_a_cluster_elects_replicates_and_agrees(
 def test_a_duplicate_command_id_is_applied_once(tmp_path: Path, reaper: ProcessReaper) -> None:
     cluster = Cluster(tmp_path / "s", reaper, nodes=3)
     cluster.start()
-    check = open_check(cluster, cluster.names[0])
+    check = cluster.open_check(cluster.names[0])
     first = cluster.client("n1").submit(add_soda(check, "same"))
     again = cluster.client("n2").submit(add_soda(check, "same"))
     assert first["ok"] and again["ok"]
@@ -128,7 +119,7 @@ def test_kill_9_the_leader_under_load_loses_nothing_and_applies_nothing_twice(
     cluster.start()
     leader = cluster.leader()
     others = [n for n in cluster.names if n != leader]
-    check = open_check(cluster, others[0])
+    check = cluster.open_check(others[0])
     stop = threading.Event()
     # Writers submit through followers (so they survive the leader's death) and the leader.
     writers = [
@@ -172,7 +163,7 @@ def test_a_follower_killed_and_restarted_catches_up_from_a_snapshot(
     cluster.start()
     leader = cluster.leader()
     victim = next(n for n in cluster.names if n != leader)
-    check = open_check(cluster, leader)
+    check = cluster.open_check(leader)
     cluster.kill(victim)
     for i in range(150):  # three snapshots' worth while it is down
         assert cluster.client(leader).submit(add_soda(check, f"s{i}"))["ok"]
@@ -187,7 +178,7 @@ def test_a_follower_killed_and_restarted_catches_up_from_a_snapshot(
 def test_kill_9_every_node_and_restart_loses_nothing(tmp_path: Path, reaper: ProcessReaper) -> None:
     cluster = Cluster(tmp_path / "s", reaper, nodes=3)
     cluster.start()
-    check = open_check(cluster, "n1")
+    check = cluster.open_check("n1")
     for i in range(40):
         assert cluster.client(cluster.names[i % 3]).submit(add_soda(check, f"k{i}"))["ok"]
     cluster.converged()
@@ -207,7 +198,7 @@ def test_sigterm_on_the_leader_hands_over_without_an_election_timeout(
     cluster.start()
     leader = cluster.leader()
     others = [n for n in cluster.names if n != leader]
-    check = open_check(cluster, others[0])
+    check = cluster.open_check(others[0])
     cluster.kill(leader, signal.SIGTERM)
     new = cluster.leader(among=others, timeout=10)
     assert cluster.status(new)["term"] >= 2
@@ -222,7 +213,7 @@ def test_a_minority_says_it_has_no_quorum_and_never_pretends(
     cluster.start()
     cluster.leader()
     survivor = "n3"
-    check = open_check(cluster, survivor)
+    check = cluster.open_check(survivor)
     cluster.kill("n1")
     cluster.kill("n2")
     wait_for("the dot to say cut off", lambda: cluster.status(survivor)["dot"] == "cut_off", 10)
@@ -242,7 +233,7 @@ def test_the_node_fills_device_made_ids_and_says_what_device_it_is(
     cluster.start()
     follower = next(n for n in cluster.names if n != cluster.leader())
     client = cluster.client(follower)
-    check = open_check(cluster, follower)
+    check = cluster.open_check(follower)
     added = client.submit(
         {"type": "add_items", "by": "s-ana", "check": check,
          "items": [{"item": "soda", "qty": 1}, {"item": "fries", "qty": 1}]}
@@ -297,4 +288,4 @@ def test_ctl_makes_an_enrolment_code_and_revokes_a_device(
         lambda: victim not in cluster.status(leader)["voters"],
         30,
     )
-    assert cluster.client(leader).submit(add_soda(open_check(cluster, leader), "after"))["ok"]
+    assert cluster.client(leader).submit(add_soda(cluster.open_check(leader), "after"))["ok"]

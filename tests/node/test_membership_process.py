@@ -60,15 +60,6 @@ def submit_note(cluster: Cluster, via: str, check: str, note: str) -> dict[str, 
     return reply
 
 
-def open_check(cluster: Cluster, via: str) -> str:
-    reply = cluster.client(via).submit(
-        {"type": "open_check", "by": "s-ana", "table": "7", "guests": 2, "server": "s-ana"}
-    )
-    assert reply["ok"], reply
-    check: str = reply["outcome"]["check"]
-    return check
-
-
 def test_a_seven_device_site_replaces_dead_voters_and_keeps_committing(
     tmp_path: Path, reaper: ProcessReaper
 ) -> None:
@@ -81,7 +72,7 @@ def test_a_seven_device_site_replaces_dead_voters_and_keeps_committing(
     )
     cluster.start()
     leader = cluster.leader(timeout=30)
-    check = open_check(cluster, leader)
+    check = cluster.open_check(leader)
     assert len(voters(cluster, leader)) == 5
     assert members(cluster, leader).keys() == set(cluster.names)
 
@@ -188,7 +179,7 @@ def test_the_write_gap_when_the_leader_stops(
     cluster.start()
     leader = cluster.leader()
     via = next(n for n in cluster.names if n != leader)
-    check = open_check(cluster, via)
+    check = cluster.open_check(via)
     writer = Writer(cluster, via, check)
     writer.start()
     try:
@@ -236,7 +227,7 @@ def test_a_revoked_device_is_refused_everywhere_and_leaves_the_configuration(
     victim = sorted(voters(cluster, leader) - {leader})[0]
     others = [n for n in cluster.names if n != victim]
     follower = next(n for n in others if n != leader)
-    check = open_check(cluster, follower)
+    check = cluster.open_check(follower)
 
     refused = cluster.client(follower).call("revoke", node=victim)
     assert refused["error"]["code"] == "not_leader" and refused["leader"] == leader
@@ -348,7 +339,7 @@ def test_a_device_enrols_with_a_one_time_code_and_joins_as_a_learner(
 
     wait_for(f"{new} a caught-up learner", learner, 30)
     assert len(voters(cluster, leader)) == 3  # 4 devices: the target stays 3
-    check = open_check(cluster, new)  # it writes through the leader
+    check = cluster.open_check(new)  # it writes through the leader
     assert submit_note(cluster, new, check, "from-the-new-device")["ok"]
     cluster.converged(timeout=30)
     for name in cluster.names:
@@ -406,7 +397,7 @@ def test_a_site_grows_from_one_device_to_three_voters_by_enrolment(
     cluster = Cluster(tmp_path / "s", reaper, nodes=1)
     cluster.start()
     first = cluster.leader()
-    check = open_check(cluster, first)
+    check = cluster.open_check(first)
     for name in ("n2", "n3", "n4"):
         enrol_new_device(cluster, first, name)
 
@@ -435,7 +426,7 @@ def test_a_node_that_catches_up_from_a_snapshot_enforces_the_revocations_in_it(
     rows = members(cluster, leader)
     away = sorted(n for n, m in rows.items() if m["voter"] and n != leader)[0]
     victim = sorted(n for n, m in rows.items() if not m["voter"])[0]
-    check = open_check(cluster, leader)
+    check = cluster.open_check(leader)
     cluster.kill(away)
     assert cluster.client(leader).call("revoke", node=victim)["ok"]
     for i in range(60):  # past a snapshot: the revocation reaches `away` inside one

@@ -99,6 +99,15 @@ class Cluster:
         return [n for n, p in self.procs.items() if p.poll() is None]
 
     # -- reading ----------------------------------------------------------------
+    def open_check(self, via: str, table: str = "1", server: str = "s-ana") -> str:
+        """Open a check for ``table`` through node ``via``; its temporary ID."""
+        reply = self.client(via).submit(
+            {"type": "open_check", "by": server, "table": table, "guests": 2, "server": server}
+        )
+        assert reply["ok"], reply
+        check: str = reply["outcome"]["check"]
+        return check
+
     def status(self, name: str) -> dict[str, Any]:
         reply = self.client(name, timeout=5.0).status()
         assert reply["ok"], reply
