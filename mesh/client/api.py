@@ -122,12 +122,20 @@ class EmbeddedNode:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        try:
+
+        async def serve() -> None:
+            # One coroutine for start and serve, so that the loop is already
+            # running when start() hands the client out: between two
+            # run_until_complete calls it is not, and a first call would be
+            # refused as "the node is not running".
             node = Node(self.data_dir)
-            self._loop.run_until_complete(node.start())
+            await node.start()
             self._node = node
             self._started.set_result(node)
-            self._loop.run_until_complete(node.wait_stopped())
+            await node.wait_stopped()
+
+        try:
+            self._loop.run_until_complete(serve())
         except BaseException as exc:
             if not self._started.done():
                 self._started.set_exception(exc)
