@@ -39,8 +39,40 @@ def main() -> None:
 @main.command()
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--log-level", default="INFO", show_default=True)
-def node(data_dir: str, log_level: str) -> None:
-    """Run a headless node whose identity, keys, config, log and state live in DATA."""
+@click.option(
+    "--enrol",
+    "enrol_code",
+    metavar="CODE",
+    help="First start of a new device: join the site found by mDNS with a manager's code.",
+)
+@click.option("--name", help="With --enrol: this device's name (e.g. bar-2).")
+@click.option(
+    "--role",
+    type=click.Choice(["hub", "terminal", "kds", "handheld"]),
+    default="terminal",
+    show_default=True,
+    help="With --enrol: what this device is.",
+)
+@click.option("--station", help="With --enrol, for a kds: its station (grill, expo, ...).")
+@click.option(
+    "--bind", metavar="tcp://ADDRESS:PORT", help="With --enrol: this device's LAN address."
+)
+@click.option("--site", "site_name", help="With --enrol: the site, if several answer.")
+def node(
+    data_dir: str,
+    log_level: str,
+    enrol_code: str | None,
+    name: str | None,
+    role: str,
+    station: str | None,
+    bind: str | None,
+    site_name: str | None,
+) -> None:
+    """Run a headless node whose identity, keys, config, log and state live in DATA.
+
+    A new device joins once with --enrol CODE --name NAME --bind tcp://ADDRESS:PORT
+    (see docs/membership.md); afterwards plain --data DIR starts it.
+    """
     import asyncio
 
     from mesh import logs
@@ -48,6 +80,32 @@ def node(data_dir: str, log_level: str) -> None:
     from mesh.node.runner import run_node
 
     logs.configure(log_level)
+    if enrol_code is not None:
+        if not name or not bind:
+            click.echo("tablemesh node: --enrol needs --name and --bind", err=True)
+            sys.exit(1)
+        from mesh.node.join import JoinError, join_site
+
+        try:
+            joined = asyncio.run(
+                join_site(
+                    Path(data_dir),
+                    enrol_code,
+                    name=name,
+                    role=role,
+                    bind=bind,
+                    station=station,
+                    site=site_name,
+                )
+            )
+        except JoinError as exc:
+            click.echo(f"tablemesh node: enrolment refused ({exc.code}): {exc}", err=True)
+            sys.exit(1)
+        click.echo(
+            f"enrolled as {joined.node} at site {joined.site} "
+            f"(check IDs {joined.prefix}-...); starting as a learner",
+            err=True,
+        )
     try:
         code = asyncio.run(run_node(Path(data_dir)))
     except ConfigError as exc:

@@ -17,6 +17,8 @@ MAX_ID_CHARS = 31  # characters in a node id or site id (fits an mDNS instance l
 MAX_REQ_ID_CHARS = 128  # characters in a forwarded request's id
 MAX_TEXT_CHARS = 4096  # characters in a free-text field (an error message)
 MAX_TAG_CHARS = 32  # characters in a short label (role, dot, error code)
+MAX_ADDRESS_CHARS = 256  # characters in a tcp://host:port address
+MAX_GUEST_FRAME_BYTES = 64 * 1024  # bytes; largest guest door frame (an answer lists the site)
 
 # --- transport --------------------------------------------------------------
 
@@ -31,6 +33,17 @@ HEARTBEAT_TIMEOUT_MS = 3000  # ms without traffic before a connection is declare
 HANDSHAKE_IVL_MS = 5000  # ms allowed for a CURVE handshake to complete
 AUTH_RETRY_S = 5.0  # s before re-dialling a peer that refused our key (libzmq gives up)
 DROP_LOG_INTERVAL_S = 10.0  # s between two log lines about the same drop reason
+
+# --- the guest door (mesh.net.guest) ---------------------------------------------
+
+GUEST_ZAP_DOMAIN = "tablemesh-guest"  # ZAP domain of the door: any CURVE key is let in
+GUEST_HANDSHAKES_PER_S = 5.0  # new guest connections admitted per second (then refused)
+GUEST_HANDSHAKE_BURST = 20  # ... with this many at once
+GUEST_REQUESTS_PER_S = 2.0  # guest requests handled per second (more are answered "busy")
+GUEST_REQUEST_BURST = 10
+GUEST_IN_FLIGHT = 4  # guest requests being handled at once
+GUEST_RECV_HWM = 64  # guest frames queued before libzmq pushes back
+GUEST_ANSWER_TIMEOUT_S = 20.0  # s a guest waits for an answer (a commit on the leader)
 
 # --- discovery --------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """Find the other nodes of our site on the LAN with mDNS / DNS-SD (python-zeroconf).
 
 A node advertises ``_tablemesh._tcp.local.`` as ``<node>@<site>`` with TXT keys
-``site``, ``node``, ``role``, ``pk`` (Z85 public key), ``fp`` (its fingerprint)
-and ``pv`` (protocol version), and browses for the same type. Adverts of other
+``site``, ``node``, ``role``, ``pk`` (Z85 public key), ``fp`` (its fingerprint),
+``pv`` (protocol version) and ``gp`` (the port of its guest door, where devices
+that are not enrolled yet ask to join; 0 if none), and browses for the same type.
+``browse_sites`` lists every site's nodes, for a device joining one. Adverts of other
 sites, of another protocol version, or with inconsistent TXT are ignored (and
 counted); our own advert is ignored unless ``include_self`` (a loopback self-test).
 
@@ -20,6 +22,7 @@ the interfaces it is given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,11 +48,17 @@ class PeerSeen:
     port: int
     public_key: str
     role: str
+    guest_port: int = 0  # its guest door (mesh.net.guest), 0 if it has none
 
     @property
     def endpoint(self) -> str:
         """The ZeroMQ endpoint of its ROUTER."""
         return f"tcp://{self.address}:{self.port}"
+
+    @property
+    def guest_endpoint(self) -> str:
+        """The ZeroMQ endpoint of its guest door ("" if it has none)."""
+        return f"tcp://{self.address}:{self.guest_port}" if self.guest_port else ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +80,43 @@ def instance_name(site: str, node_id: str) -> str:
     return f"{node_id}@{site}.{constants.MDNS_SERVICE_TYPE}"
 
 
+def read_advert(info: AsyncServiceInfo) -> tuple[str, PeerSeen] | str:
+    """The site and node a resolved advert describes, or why it is not a valid one.
+
+    The reason is a counter suffix: ``other_version`` or ``bad_txt``.
+    """
+    props = info.decoded_properties
+    if props.get("pv") != str(constants.PROTOCOL_VERSION):
+        return "other_version"
+    site, node_id, role = props.get("site"), props.get("node"), props.get("role")
+    public_key = props.get("pk")
+    try:
+        schema.check_id(site, "site")
+        schema.check_id(node_id, "node")
+    except SchemaError:
+        return "bad_txt"
+    if not is_z85_key(public_key) or props.get("fp") != fingerprint(str(public_key)):
+        return "bad_txt"
+    if not isinstance(role, str) or not role:
+        return "bad_txt"
+    guest = props.get("gp") or "0"
+    if not guest.isdigit() or not 0 <= int(guest) <= 65535:
+        return "bad_txt"
+    addresses = info.parsed_addresses(IPVersion.V4Only) or info.parsed_addresses()
+    if not addresses or info.port is None:
+        return "bad_txt"
+    assert site is not None and node_id is not None and public_key is not None
+    seen = PeerSeen(
+        node_id=node_id,
+        address=addresses[0],
+        port=info.port,
+        public_key=public_key,
+        role=role,
+        guest_port=int(guest),
+    )
+    return site, seen
+
+
 class Discovery:
     """Advertise this node and report the other nodes of its site."""
 
@@ -86,9 +132,11 @@ class Discovery:
         on_event: Callable[[DiscoveryEvent], None],
         interfaces: Sequence[str] | None = None,
         include_self: bool = False,
+        guest_port: int = 0,
     ) -> None:
         """``addresses``: the IPs our ROUTER is reachable at (advertised as A records).
         ``interfaces``: the IPs mDNS binds to (default: the advertised addresses).
+        ``guest_port``: where our guest door listens (0: we have none).
         """
         schema.check_id(site, "site")
         schema.check_id(node_id, "node_id")
@@ -101,6 +149,7 @@ class Discovery:
         self._role = role
         self._public_key = public_key
         self._port = port
+        self._guest_port = guest_port
         self._addresses = list(addresses)
         self._interfaces = list(interfaces) if interfaces is not None else list(addresses)
         self._on_event = on_event
@@ -125,6 +174,7 @@ class Discovery:
                 "pk": self._public_key,
                 "fp": fingerprint(self._public_key),
                 "pv": str(constants.PROTOCOL_VERSION),
+                "gp": str(self._guest_port),
             },
             server=f"tablemesh-{fingerprint(self._public_key)}.local.",
             parsed_addresses=self._addresses,
@@ -223,42 +273,17 @@ class Discovery:
 
     def _parse(self, name: str, info: AsyncServiceInfo) -> PeerSeen | None:
         """The peer an advert describes, or None if it is not one of ours to report."""
-        props = info.decoded_properties
-        if props.get("site") != self.site:
+        read = read_advert(info)
+        if isinstance(read, str):
+            self._counters.drop(f"mdns.{read}", name)
+            return None
+        site, seen = read
+        if site != self.site:
             self._counters.inc("mdns.other_site")
             return None
-        if props.get("pv") != str(constants.PROTOCOL_VERSION):
-            self._counters.drop("mdns.other_version", f"{name}: pv={props.get('pv')!r}")
+        if seen.node_id == self.node_id and not self._include_self:
             return None
-        node_id = props.get("node")
-        role = props.get("role")
-        public_key = props.get("pk")
-        try:
-            schema.check_id(node_id, "node")
-        except SchemaError:
-            self._counters.drop("mdns.bad_txt", f"{name}: node id")
-            return None
-        assert node_id is not None
-        if node_id == self.node_id and not self._include_self:
-            return None
-        if not is_z85_key(public_key) or props.get("fp") != fingerprint(str(public_key)):
-            self._counters.drop("mdns.bad_txt", f"{name}: public key or fingerprint")
-            return None
-        if not isinstance(role, str) or not role:
-            self._counters.drop("mdns.bad_txt", f"{name}: role")
-            return None
-        addresses = info.parsed_addresses(IPVersion.V4Only) or info.parsed_addresses()
-        if not addresses or info.port is None:
-            self._counters.drop("mdns.bad_txt", f"{name}: no address or port")
-            return None
-        assert public_key is not None
-        return PeerSeen(
-            node_id=node_id,
-            address=addresses[0],
-            port=info.port,
-            public_key=public_key,
-            role=role,
-        )
+        return seen
 
     def _emit(self, event: DiscoveryEvent) -> None:
         logger.info("discovery %s: %s", self.node_id, event)
@@ -267,3 +292,53 @@ class Discovery:
         except Exception:
             # The callback's bug must not stop discovery; it is logged in full.
             logger.exception("discovery callback failed on %s", event)
+
+
+async def browse_sites(
+    *, interfaces: Sequence[str], seconds: float, settle_s: float = 1.5
+) -> list[tuple[str, PeerSeen]]:
+    """The nodes of every site advertised on the LAN: ``(site, node)`` pairs.
+
+    For a device that is not part of a site yet (it joins with an enrolment code
+    and does not know the site's name). Returns ``settle_s`` after the first
+    valid advert, so that the others answer too, and at most after ``seconds``.
+    Advertises nothing.
+    """
+    zc = AsyncZeroconf(interfaces=list(interfaces), ip_version=IPVersion.V4Only)
+    found: dict[str, tuple[str, PeerSeen]] = {}
+    tasks: dict[str, asyncio.Task[None]] = {}
+    first = asyncio.Event()
+
+    async def resolve(name: str) -> None:
+        info = AsyncServiceInfo(constants.MDNS_SERVICE_TYPE, name)
+        if not await info.async_request(zc.zeroconf, constants.MDNS_RESOLVE_TIMEOUT_MS):
+            return
+        read = read_advert(info)
+        if isinstance(read, str):
+            logger.info("ignored an advert while browsing (%s): %s", read, name)
+            return
+        found[name] = read
+        first.set()
+
+    def on_change(**kwargs: Any) -> None:
+        name = kwargs.get("name")
+        if not isinstance(name, str) or name in tasks:
+            return
+        if kwargs.get("state_change") is not ServiceStateChange.Removed:
+            tasks[name] = asyncio.get_running_loop().create_task(resolve(name))
+
+    browser = AsyncServiceBrowser(zc.zeroconf, constants.MDNS_SERVICE_TYPE, handlers=[on_change])
+    deadline = asyncio.get_running_loop().time() + seconds
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(first.wait(), seconds)
+        left = deadline - asyncio.get_running_loop().time()
+        if left > 0:
+            await asyncio.sleep(min(settle_s, left))
+        return sorted(found.values(), key=lambda pair: (pair[0], pair[1].node_id))
+    finally:
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await browser.async_cancel()
+        await zc.async_close()

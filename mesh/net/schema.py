@@ -246,7 +246,68 @@ def _check_request_id(value: object) -> None:
 
 
 WireMessage: TypeAlias = RaftEnvelope | ForwardRequest | ForwardReply | NodeStatus
-"""Every message kind. Enrolment messages join this union and the registry later."""
+"""Every message kind between enrolled nodes."""
+
+
+_PROOF_RE: Final = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuestEnrol:
+    """A device that is not enrolled yet asks to join ``site`` (the guest door only).
+
+    ``proof`` is an HMAC of the enrolment code bound to the device's key, the key
+    of the node asked, and these fields (``mesh.node.enrolment.proof``): the code
+    itself never travels. ``address`` is where the device will listen
+    (``tcp://host:port``), or "" when only mDNS will say.
+    """
+
+    site: str
+    node: str
+    role: str
+    address: str
+    proof: str
+
+    def __post_init__(self) -> None:
+        check_id(self.site, "site")
+        check_id(self.node, "node")
+        _check_tag(self.role, "role")
+        address = _check_text(self.address, "address", constants.MAX_ADDRESS_CHARS)
+        if address and not address.startswith("tcp://"):
+            raise SchemaError("bad_value", "address: expected tcp://host:port or empty")
+        if not isinstance(self.proof, str) or not _PROOF_RE.fullmatch(self.proof):
+            raise SchemaError("bad_value", "proof: expected 64 lowercase hex digits")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuestAnswer:
+    """The guest door's answer: ``ok`` with ``result``, or ``error`` (``code``, ``message``).
+
+    A node that is not the leader answers ``not_leader`` with ``leader`` as a hint.
+    """
+
+    ok: bool
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    leader: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ok, bool):
+            raise SchemaError("bad_type", "ok: expected a bool")
+        if self.ok:
+            _check_json_dict(self.result, "result")
+            if self.error is not None:
+                raise SchemaError("bad_value", "error: must be None when ok")
+        else:
+            error = _check_json_dict(self.error, "error")
+            _check_tag(error.get("code"), "error.code")
+            _check_text(error.get("message"), "error.message", constants.MAX_TEXT_CHARS)
+        if self.leader is not None:
+            check_id(self.leader, "leader")
+
+
+GuestMessage: TypeAlias = GuestEnrol | GuestAnswer
+"""The guest door's kinds: never accepted between nodes, and nothing else at the door."""
 
 # The registry: a short tag on the wire per message class. Tags are never reused
 # for a different shape; a new kind gets a new tag.
@@ -256,10 +317,16 @@ _KIND_BY_TAG: Final[dict[str, type[Any]]] = {
     "fwd_reply": ForwardReply,
     "status": NodeStatus,
 }
-_TAG_BY_KIND: Final[dict[type[Any], str]] = {cls: tag for tag, cls in _KIND_BY_TAG.items()}
+_GUEST_KIND_BY_TAG: Final[dict[str, type[Any]]] = {
+    "guest_enrol": GuestEnrol,
+    "guest_answer": GuestAnswer,
+}
+_TAG_BY_KIND: Final[dict[type[Any], str]] = {
+    cls: tag for tag, cls in (_KIND_BY_TAG | _GUEST_KIND_BY_TAG).items()
+}
 
 
-def kind_tag(message: WireMessage) -> str:
+def kind_tag(message: WireMessage | GuestMessage) -> str:
     """The wire tag of a message (``"raft"``, ``"fwd"``, ...), e.g. for counters."""
     try:
         return _TAG_BY_KIND[type(message)]
@@ -454,7 +521,7 @@ def _dataclass_from_wire(cls: type[Any], raw: Any, where: str) -> Any:
 # --- frames ---------------------------------------------------------------------
 
 
-def _body_to_wire(message: WireMessage) -> dict[str, Any]:
+def _body_to_wire(message: WireMessage | GuestMessage) -> dict[str, Any]:
     body = _dataclass_to_wire(message)
     if isinstance(message, RaftEnvelope):
         # The Raft types carry their own version, bumped independently of ours.
@@ -475,7 +542,7 @@ def _body_from_wire(cls: type[Any], body: Any) -> Any:
     return _dataclass_from_wire(cls, body, "body")
 
 
-def encode(message: WireMessage, *, max_bytes: int | None = None) -> bytes:
+def encode(message: WireMessage | GuestMessage, *, max_bytes: int | None = None) -> bytes:
     """One frame for ``message``. Raises ``SchemaError`` if invalid or too large."""
     limit = constants.MAX_FRAME_BYTES if max_bytes is None else max_bytes
     frame = [constants.PROTOCOL_VERSION, kind_tag(message), _body_to_wire(message)]
@@ -495,6 +562,19 @@ def _refuse_ext(code: int, data: bytes) -> Any:
 
 def decode(frame: bytes | bytearray | memoryview, *, max_bytes: int | None = None) -> WireMessage:
     """The message in ``frame``. Raises ``SchemaError`` (only) if it is not a valid one."""
+    message: WireMessage = _decode(frame, max_bytes, _KIND_BY_TAG)
+    return message
+
+
+def decode_guest(frame: bytes | bytearray | memoryview) -> GuestMessage:
+    """A guest door message (at most ``MAX_GUEST_FRAME_BYTES``); ``SchemaError`` otherwise."""
+    message: GuestMessage = _decode(frame, constants.MAX_GUEST_FRAME_BYTES, _GUEST_KIND_BY_TAG)
+    return message
+
+
+def _decode(
+    frame: bytes | bytearray | memoryview, max_bytes: int | None, kinds: dict[str, type[Any]]
+) -> Any:
     limit = constants.MAX_FRAME_BYTES if max_bytes is None else max_bytes
     if not isinstance(frame, bytes | bytearray | memoryview):
         raise SchemaError("bad_type", "frame: expected bytes")
@@ -512,14 +592,14 @@ def decode(frame: bytes | bytearray | memoryview, *, max_bytes: int | None = Non
     except Exception as exc:  # msgpack raises a zoo of types on bad input
         raise SchemaError("malformed", type(exc).__name__) from None
     try:
-        return _frame_from_wire(raw)
+        return _frame_from_wire(raw, kinds)
     except SchemaError:
         raise
     except Exception as exc:  # the promise is SchemaError only; a bug here is labelled
         raise SchemaError("internal", f"{type(exc).__name__}: {exc}") from None
 
 
-def _frame_from_wire(raw: Any) -> WireMessage:
+def _frame_from_wire(raw: Any, kinds: dict[str, type[Any]]) -> Any:
     if type(raw) is not list or len(raw) != 3:
         raise SchemaError("bad_envelope", "expected [version, kind, body]")
     version, tag, body = raw
@@ -529,8 +609,7 @@ def _frame_from_wire(raw: Any) -> WireMessage:
         raise SchemaError("bad_version", f"protocol version {version}")
     if not isinstance(tag, str):
         raise SchemaError("bad_envelope", "kind is not a string")
-    cls = _KIND_BY_TAG.get(tag)
+    cls = kinds.get(tag)
     if cls is None:
         raise SchemaError("unknown_kind", tag[: constants.MAX_TAG_CHARS])
-    message: WireMessage = _body_from_wire(cls, body)
-    return message
+    return _body_from_wire(cls, body)

@@ -65,6 +65,11 @@ class NodeConfig:
     station: str | None = None
     mdns: bool = True
     mdns_interfaces: tuple[str, ...] = ()
+    # The guest door (mesh.net.guest), where new devices ask to join with a code:
+    # open when mDNS can advertise it, or when ``guest_bind`` names its address
+    # ("": the ROUTER's host, any free port).
+    guest_door: bool = True
+    guest_bind: str = ""
     cloud: CloudConfig | None = None
     snapshot_every: int | None = None  # applied entries between snapshots (default in constants)
     # Membership (docs/membership.md): what the leader keeps the voters at, and when

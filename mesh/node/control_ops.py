@@ -97,7 +97,7 @@ async def _revoke(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     peer = _opt_str(request, "node")
     if peer is None:
         return _bad('revoke needs "node": the device to revoke')
-    return await node.revoke(peer)
+    return await node.admission.revoke(peer)
 
 
 async def _enrol_code(node: Node, request: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +107,7 @@ async def _enrol_code(node: Node, request: dict[str, Any]) -> dict[str, Any]:
         return _bad('"ttl_s" must be a number of seconds')
     if not 0 < ttl <= enrolment.MAX_TTL_S:
         return _bad(f'"ttl_s" must be in (0, {enrolment.MAX_TTL_S}]')
-    return await node.enrol_code(float(ttl))
+    return await node.admission.make_code(float(ttl))
 
 
 async def _enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
@@ -121,9 +121,9 @@ async def _enrol(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     address = request.get("address", "")
     if not isinstance(address, str):
         return _bad('"address" must be a string (tcp://host:port, or "" for mDNS)')
-    return await node.enrol(
+    return await node.admission.enrol(
         code=fields["code"],
-        node=fields["node"],
+        node_name=fields["node"],
         public_key=fields["public_key"],
         role=fields["role"],
         address=address,

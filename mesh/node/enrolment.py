@@ -9,13 +9,21 @@ also a new one after a failover, honours it, and single use holds site-wide
 (the first ``enrol`` record naming an offer consumes it; a later one is refused
 identically on every node).
 
+Over the network (the guest door, ``mesh.net.guest``) a device never sends the
+code: it sends ``proof``, an HMAC keyed with the code's hash over its own key,
+the key of the node it asks and what it asks for. A node that only pretends to
+be the site (mDNS is unauthenticated) learns no code it could replay, and a
+proof cannot be moved to another device's key or to another node.
+
 Pure helpers only: the node keeps the lockout and proposes the records.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+from collections.abc import Iterable
 
 from mesh.ledger.check_ids import ALPHABET
 
@@ -42,3 +50,36 @@ def normalize(code: str) -> str | None:
 def code_hash(site: str, code: str) -> str:
     """What the log keeps of a code: bound to the site, so a code is useless at another."""
     return hashlib.sha256(f"tablemesh-enrol:{site}:{code}".encode()).hexdigest()
+
+
+def proof(
+    digest: str, *, device_key: str, server_key: str, node: str, role: str, address: str
+) -> str:
+    """What a device sends instead of the code: bound to both keys and to its request."""
+    message = "\0".join(("tablemesh-enrol-proof", device_key, server_key, node, role, address))
+    return hmac.new(bytes.fromhex(digest), message.encode(), hashlib.sha256).hexdigest()
+
+
+def offer_for_proof(
+    digests: Iterable[str],
+    sent: str,
+    *,
+    device_key: str,
+    server_key: str,
+    node: str,
+    role: str,
+    address: str,
+) -> str | None:
+    """The offer (code hash) whose code made ``sent``; None if no offer's did."""
+    for digest in digests:
+        expected = proof(
+            digest,
+            device_key=device_key,
+            server_key=server_key,
+            node=node,
+            role=role,
+            address=address,
+        )
+        if hmac.compare_digest(expected, sent):
+            return digest
+    return None

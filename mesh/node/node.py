@@ -15,7 +15,6 @@ write sees it. Retries reuse the command's id: the ledger applies an id once.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
@@ -34,11 +33,14 @@ from mesh.net import schema
 from mesh.net.control import ControlServer
 from mesh.net.discovery import Discovery, DiscoveryEvent
 from mesh.net.discovery import PeerSeen as DiscoveredPeer
-from mesh.net.keys import KeyPair, is_z85_key, load_or_create_keypair
+from mesh.net.guest import GuestDoor
+from mesh.net.keys import KeyPair, load_or_create_keypair
 from mesh.net.transport import PeerInfo, Transport
 from mesh.node import config as cfg
-from mesh.node import constants, control_ops, enrolment, membership, roster
+from mesh.node import constants, control_ops, membership, roster
+from mesh.node.admission import Admission
 from mesh.node.check_counter import CheckCounter
+from mesh.node.errors import error_reply
 from mesh.node.pins import Lockout
 from mesh.node.replica import Applied, Replica
 from mesh.node.store import SQLiteStorage, StoreCorrupt
@@ -62,10 +64,6 @@ class LeadershipLost(Exception):
 class PeerSeen:
     status: schema.NodeStatus
     at: float  # monotonic seconds
-
-
-def error_reply(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "message": message}, **extra}
 
 
 def outcome_reply(outcome: Outcome) -> dict[str, Any]:
@@ -102,7 +100,7 @@ class Node:
         self.node_id = self.config.node
         self._wall = wall_clock
         self._rng = rng or random.Random()
-        self._keys: KeyPair | None = None
+        self.keys: KeyPair | None = None
         self.replica: Replica | None = None
         self.transport: Transport | None = None
         self.control: ControlServer | None = None
@@ -126,8 +124,8 @@ class Node:
             -1,
             -1,
         )  # the roster state the transport enforces (Replica.roster_mark)
-        self.enrol_lockout = Lockout()  # wrong enrolment codes tried on this node
-        self.enrol_counts: collections.Counter[str] = collections.Counter()
+        self.admission = Admission(self)
+        self.guest_door: GuestDoor | None = None
         self.lockout = Lockout()  # wrong PINs typed on this device
         self.cloud_state: dict[str, Any] = {
             "cloud": "unknown" if self.config.cloud else "none",
@@ -143,7 +141,7 @@ class Node:
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
         c = self.config
-        self._keys = load_or_create_keypair(self.data_dir / cfg.KEYS_DIR)
+        self.keys = load_or_create_keypair(self.data_dir / cfg.KEYS_DIR)
         store = self._open_store()
         self.replica = Replica(
             node_id=c.node,
@@ -167,13 +165,21 @@ class Node:
             node_id=c.node,
             site=c.site,
             bind_addr=c.bind,
-            keypair=self._keys,
+            keypair=self.keys,
             peers=peers,
             allowed_keys=allowed,
         )
         await self.transport.start()
         self.control = ControlServer(cfg.control_socket_path(self.data_dir), self._on_control)
         await self.control.start()
+        if c.guest_door and (c.mdns or c.guest_bind):
+            host = self.transport.bound_address.removeprefix("tcp://").rpartition(":")[0]
+            self.guest_door = GuestDoor(
+                bind_addr=c.guest_bind or f"tcp://{host}:*",
+                keypair=self.keys,
+                handler=self.admission.on_guest,
+            )
+            await self.guest_door.start()
         if c.mdns:
             await self._start_discovery()
         loop = asyncio.get_running_loop()
@@ -202,7 +208,7 @@ class Node:
         self.fatal.set()
 
     async def _start_discovery(self) -> None:
-        assert self._keys is not None and self.transport is not None
+        assert self.keys is not None and self.transport is not None
         c = self.config
         host, _, port = self.transport.bound_address.removeprefix("tcp://").rpartition(":")
         addresses = list(c.mdns_interfaces) or [host]
@@ -210,11 +216,12 @@ class Node:
             site=c.site,
             node_id=c.node,
             role=c.role,
-            public_key=self._keys.public,
+            public_key=self.keys.public,
             port=int(port),
             addresses=addresses,
             interfaces=addresses,
             on_event=self._on_discovery,
+            guest_port=self.guest_door.port if self.guest_door is not None else 0,
         )
         await self.discovery.start()
 
@@ -282,6 +289,8 @@ class Node:
             await self.discovery.close()
         if self.control is not None:
             await self.control.close()
+        if self.guest_door is not None:
+            await self.guest_door.close()
         if self.transport is not None:
             await self.transport.close()
         if self.replica is not None:
@@ -363,7 +372,7 @@ class Node:
         if self.node_id in r.roster.revoked:
             log.error("this device was revoked by the site: its frames are refused from now on")
 
-    async def _commit_record(
+    async def commit_record(
         self, record: dict[str, Any], timeout: float
     ) -> tuple[int, None] | tuple[None, dict[str, Any]]:
         """Propose one roster record on the leader and wait until it is applied here."""
@@ -382,122 +391,8 @@ class Node:
             return None, error_reply("timeout", f"not applied within {timeout:g} s; ask again")
         return index, None
 
-    async def revoke(
-        self, peer: str, *, timeout: float = constants.SUBMIT_TIMEOUT_S
-    ) -> dict[str, Any]:
-        """Commit the revocation of ``peer``'s key (leader only); answers once applied here."""
-        r = self.replica
-        assert r is not None
-        target = self.devices().get(peer)
-        if target is None:
-            return error_reply("not_found", f"{peer} is not an enrolled device of this site")
-        if r.roster.is_revoked(peer, target.public_key):
-            return {"ok": True, "node": peer, "already": True}
-        record = {"op": "revoke", "node": peer, "key": target.public_key}
-        index, error = await self._commit_record(record, timeout)
-        if error is not None:
-            return error
-        return {"ok": True, "node": peer, "index": index}
-
-    async def enrol_code(
-        self, ttl_s: float = enrolment.DEFAULT_TTL_S, *, timeout: float = constants.SUBMIT_TIMEOUT_S
-    ) -> dict[str, Any]:
-        """Make a one-time enrolment code (leader only); its hash is committed, never the code."""
-        code = enrolment.new_code()
-        canonical = enrolment.normalize(code)
-        assert canonical is not None
-        expires_ms = self.agreed_now_ms() + int(ttl_s * 1000)
-        digest = enrolment.code_hash(self.config.site, canonical)
-        record = {"op": "offer", "code": digest, "expires_ms": expires_ms}
-        _, error = await self._commit_record(record, timeout)
-        if error is not None:
-            return error
-        log.info("enrolment code made", extra={"expires_ms": expires_ms})
-        return {"ok": True, "code": code, "expires_ms": expires_ms, "ttl_s": ttl_s}
-
-    def _enrol_refused(self, code: str, message: str, **extra: Any) -> dict[str, Any]:
-        self.enrol_counts[f"enrol.refused.{code}"] += 1
-        if code in {"wrong_code", "expired_code", "used_code"}:
-            self.enrol_lockout.record(False, time.monotonic())
-        log.warning("enrolment refused", extra={"reason": code})
-        return error_reply(code, message, **extra)
-
-    async def enrol(
-        self,
-        *,
-        code: str,
-        node: str,
-        public_key: str,
-        role: str,
-        address: str,
-        timeout: float = constants.SUBMIT_TIMEOUT_S,
-    ) -> dict[str, Any]:
-        """A new device proves a code (leader only): its key is committed to the roster.
-
-        Answers with what the device needs to join: the site and every enrolled
-        device's address, key and role.
-        """
-        r = self.replica
-        assert r is not None
-        if r.role is not Role.LEADER:
-            return error_reply("not_leader", "ask the leader (see ctl status)", leader=r.leader)
-        wait = self.enrol_lockout.locked(time.monotonic())
-        if wait > 0:
-            return self._enrol_refused(
-                "rate_limited",
-                f"too many wrong enrolment codes: try again in {int(wait) + 1} s",
-                retry_in_s=round(wait, 1),
-            )
-        try:
-            schema.check_id(node, "node")
-        except schema.SchemaError:
-            return self._enrol_refused("invalid", f"{node!r} is not a valid device name")
-        if role not in cfg.ROLES or not is_z85_key(public_key):
-            return self._enrol_refused("invalid", "role or public key is not valid")
-        if address and not address.startswith("tcp://"):
-            return self._enrol_refused("invalid", "address must be tcp://host:port")
-        if node == self.node_id or node in self.enrolled():
-            return self._enrol_refused("exists", f"a device named {node} is already enrolled")
-        canonical = enrolment.normalize(code)
-        digest = enrolment.code_hash(self.config.site, canonical) if canonical else ""
-        offer = r.roster.offers.get(digest)
-        if offer is None:
-            return self._enrol_refused("wrong_code", "this enrolment code is not valid")
-        if offer["used_by"] is not None:
-            return self._enrol_refused("used_code", "this enrolment code was already used")
-        now = self.agreed_now_ms()
-        if now > offer["expires_ms"]:
-            return self._enrol_refused("expired_code", "this enrolment code has expired")
-        record = {
-            "op": "enrol",
-            "code": digest,
-            "node": node,
-            "key": public_key,
-            "role": role,
-            "address": address,
-            "at_ms": now,
-        }
-        _, error = await self._commit_record(record, timeout)
-        if error is not None:
-            return error
-        if not r.roster.enrolled_with(node, public_key):
-            # Another device used the code between our check and the commit.
-            return self._enrol_refused("used_code", "this enrolment code was already used")
-        self.enrol_counts["enrol.accepted"] += 1
-        self.enrol_lockout.record(True, time.monotonic())
-        log.warning("device enrolled", extra={"peer": node, "role": role})
-        assert self._keys is not None and self.transport is not None
-        peers = {
-            name: {"address": p.address, "public_key": p.public_key, "role": p.role}
-            for name, p in self.enrolled().items()
-            if name != node
-        }
-        peers[self.node_id] = {
-            "address": self.transport.bound_address,
-            "public_key": self._keys.public,
-            "role": self.config.role,
-        }
-        return {"ok": True, "node": node, "site": self.config.site, "peers": peers}
+    def door_counters(self) -> dict[str, int]:
+        return self.guest_door.counters() if self.guest_door is not None else {}
 
     def membership_settings(self) -> membership.MembershipSettings:
         c = self.config
@@ -1083,7 +978,11 @@ class Node:
                 for connected in [self.transport.connected_peers()]
                 for enrolled in [self.enrolled()]
             },
-            "counters": {**self.transport.counters(), **self.enrol_counts},
+            "counters": {
+                **self.transport.counters(),
+                **self.admission.counts,
+                **self.door_counters(),
+            },
             "disk": {k: round(v, 4) for k, v in r.stats.items()},
             "uptime_s": round(time.monotonic() - self.started_at, 3),
         }

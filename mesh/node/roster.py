@@ -14,9 +14,10 @@ byte, which no ledger payload (a JSON object) can, so the two never mix.
 Rules (each applied identically on every node; applying one twice changes nothing):
 - ``offer`` ``{code, expires_ms}``: a manager made an enrolment code; ``code`` is
   its salted hash (``mesh.node.enrolment.code_hash``), never the code.
-- ``enrol`` ``{code, node, key, role, address, at_ms}``: a device proved a code at
-  the leader's time ``at_ms``. Accepted only if the offer exists, is unused and
-  ``at_ms <= expires_ms``, and the key is not revoked; it then consumes the offer
+- ``enrol`` ``{code, node, key, role, address, at_ms[, prefix]}``: a device proved a
+  code at the leader's time ``at_ms``. Accepted only if the offer exists, is unused
+  and ``at_ms <= expires_ms``, the key is not revoked, and the check ID ``prefix``
+  the leader chose for it is no other enrolled device's; it then consumes the offer
   (single use, site-wide) and enrols the key under ``node``.
 - ``revoke`` ``{node, key}``: the key is refused from now on, by every node. It
   names the key, so a device re-enrolled later with a new key is a new
@@ -35,6 +36,7 @@ _FIELDS: dict[str, dict[str, type]] = {
     "enrol": {"code": str, "node": str, "key": str, "role": str, "address": str, "at_ms": int},
     "revoke": {"node": str, "key": str},
 }
+_OPTIONAL: dict[str, dict[str, type]] = {"enrol": {"prefix": str}}
 OPS = frozenset(_FIELDS)
 
 
@@ -42,10 +44,11 @@ def _valid(record: Any) -> bool:
     if not isinstance(record, dict) or record.get("op") not in _FIELDS:
         return False
     fields = _FIELDS[record["op"]]
+    optional = _OPTIONAL.get(record["op"], {})
     return all(
         isinstance(record.get(name), kind) and not isinstance(record.get(name), bool)
         for name, kind in fields.items()
-    )
+    ) and all(isinstance(record[name], kind) for name, kind in optional.items() if name in record)
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
@@ -75,6 +78,7 @@ class Roster:
     revoked: dict[str, str] = field(default_factory=dict)  # node id -> its revoked public key
     offers: dict[str, dict[str, Any]] = field(default_factory=dict)  # code hash -> offer
     enrolled: dict[str, dict[str, str]] = field(default_factory=dict)  # node -> key/role/address
+    retired: set[str] = field(default_factory=set)  # prefixes of replaced enrolments
     changes: int = field(default=0, compare=False)  # bumped by every change: the node notices
 
     def apply(self, record: dict[str, Any]) -> bool:
@@ -91,14 +95,22 @@ class Roster:
                 or offer["used_by"] is not None
                 or record["at_ms"] > offer["expires_ms"]
                 or self.is_revoked(record["node"], record["key"])
+                or ("prefix" in record and record["prefix"] in self.prefixes())
             ):
                 return False
             offer["used_by"] = record["node"]
+            replaced = self.enrolled.get(record["node"], {})
+            if "prefix" in replaced:
+                # A re-enrolled device (a new key) gets a new prefix; the old one
+                # is on checks already and is never given out again.
+                self.retired.add(replaced["prefix"])
             self.enrolled[record["node"]] = {
                 "key": record["key"],
                 "role": record["role"],
                 "address": record["address"],
             }
+            if "prefix" in record:
+                self.enrolled[record["node"]]["prefix"] = record["prefix"]
         elif op == "revoke":
             if self.revoked.get(record["node"]) == record["key"]:
                 return False
@@ -107,6 +119,11 @@ class Roster:
             return False
         self.changes += 1
         return True
+
+    def prefixes(self) -> set[str]:
+        """The check ID prefixes given to enrolled devices (the founding ones are in node.json)."""
+        current = {entry["prefix"] for entry in self.enrolled.values() if "prefix" in entry}
+        return current | self.retired
 
     def is_revoked(self, node: str, key: str) -> bool:
         return self.revoked.get(node) == key
@@ -120,6 +137,7 @@ class Roster:
             "revoked": dict(sorted(self.revoked.items())),
             "offers": dict(sorted(self.offers.items())),
             "enrolled": dict(sorted(self.enrolled.items())),
+            "retired": sorted(self.retired),
         }
 
     @classmethod
@@ -131,6 +149,7 @@ class Roster:
                 revoked={str(k): str(v) for k, v in data.get("revoked", {}).items()},
                 offers={str(k): dict(v) for k, v in data.get("offers", {}).items()},
                 enrolled={str(k): dict(v) for k, v in data.get("enrolled", {}).items()},
+                retired={str(p) for p in data.get("retired", [])},
             )
         except (AttributeError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed roster: {exc}") from exc

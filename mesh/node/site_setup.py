@@ -173,6 +173,7 @@ def prepare_joining_device(
     peers: Mapping[str, cfg.PeerConfig],
     station: str | None = None,
     mdns: bool = False,
+    mdns_interfaces: tuple[str, ...] = (),
     voter_dead_after_s: float | None = None,
 ) -> str:
     """Write an enrolled device's data directory; return its public key (for the enrolment).
@@ -197,6 +198,7 @@ def prepare_joining_device(
             device_prefix=device_prefix,
             peers=dict(peers),
             mdns=mdns,
+            mdns_interfaces=mdns_interfaces,
             **extra,
         ),
     )

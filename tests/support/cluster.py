@@ -160,20 +160,28 @@ class NetnsCluster(Cluster):
     """
 
     def __init__(
-        self, root: Path, reaper: ProcessReaper, lab: NetnsLab, site: str = "nets"
+        self,
+        root: Path,
+        reaper: ProcessReaper,
+        lab: NetnsLab,
+        site: str = "nets",
+        *,
+        devices: int | None = None,
     ) -> None:
+        """``devices``: how many of the lab's hosts are founding devices (default: all)."""
         self.root, self.reaper, self.lab = root, reaper, lab
-        specs = default_devices(len(lab.hosts))
+        count = len(lab.hosts) if devices is None else devices
+        specs = default_devices(count)
         self.logins = init_site(
             root,
             specs,
             site=site,
-            hosts=[h.address for h in lab.hosts],
+            hosts=[h.address for h in lab.hosts[:count]],
             mdns=True,
             static_peers=False,
         )
         self.names = [d.name for d in specs]
-        self.hosts = dict(zip(self.names, lab.hosts, strict=True))
+        self.hosts = dict(zip(self.names, lab.hosts[:count], strict=True))
         self.procs = {}
 
     def start(self, names: Iterable[str] | None = None, *, wait: bool = True) -> None:
