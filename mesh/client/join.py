@@ -1,0 +1,70 @@
+"""Join a site with a manager's one-time code: the apps' first-run screen calls this.
+
+A thin, blocking wrapper over ``mesh.node.join`` (the apps import only
+``mesh.client``). It looks for the site by mDNS, proves the code at the leader's
+guest door and writes the device's data directory; after it returns, start the
+node as usual (``EmbeddedNode``). It takes seconds: never call it on a UI thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from mesh.node import config as cfg
+from mesh.node import join as _join
+
+ROLES = cfg.ROLES
+
+
+class JoinRefused(Exception):
+    """The device did not join. ``code`` names why (``wrong_code``, ``used_code``,
+    ``expired_code``, ``exists``, ``rate_limited``, ``no_site``, ``no_answer``,
+    ``malformed_code``, ``invalid``, ...); the message says it in words for the screen."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedSite:
+    site: str
+    node: str
+    prefix: str  # the device's temporary check ID prefix
+
+
+def has_identity(data_dir: Path) -> bool:
+    """Whether this data directory already holds an enrolled device (else: first run)."""
+    return (data_dir / cfg.CONFIG_FILE).exists()
+
+
+def join_site(
+    data_dir: Path,
+    code: str,
+    *,
+    name: str,
+    role: str,
+    bind: str,
+    station: str | None = None,
+    site: str | None = None,
+    interfaces: list[str] | None = None,
+) -> JoinedSite:
+    """Enrol this device with ``code``; raises ``JoinRefused`` with the reason."""
+    try:
+        joined = asyncio.run(
+            _join.join_site(
+                data_dir,
+                code,
+                name=name,
+                role=role,
+                bind=bind,
+                station=station,
+                site=site,
+                interfaces=interfaces,
+            )
+        )
+    except _join.JoinError as exc:
+        raise JoinRefused(exc.code, str(exc)) from None
+    return JoinedSite(site=joined.site, node=joined.node, prefix=joined.prefix)
