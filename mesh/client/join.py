@@ -12,6 +12,8 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
+import ifaddr
+
 from mesh.node import config as cfg
 from mesh.node import join as _join
 
@@ -33,6 +35,19 @@ class JoinedSite:
     site: str
     node: str
     prefix: str  # the device's temporary check ID prefix
+
+
+def local_addresses() -> list[str]:
+    """This device's IPv4 addresses, LAN ones first (to offer as its address in the site).
+
+    Read from the interfaces (``ifaddr``, which zeroconf uses too); no socket is opened.
+    """
+    found: list[str] = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and ip.ip not in found:
+                found.append(ip.ip)
+    return sorted(found, key=lambda a: (a.startswith("127."), a.startswith("169.254."), a))
 
 
 def has_identity(data_dir: Path) -> bool:
