@@ -10,6 +10,7 @@ ticket's state: it shows what the node answers.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,12 +24,20 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kitchen import keys
 from kitchen.feed import Feed, FeedClient, Snapshot
-from kitchen.model import cut_off, format_age
+from kitchen.model import (
+    TicketView,
+    cut_off,
+    format_age,
+    refire_command,
+    refire_refusal,
+    refire_summary,
+)
 from kitchen.screens import load_kv
 from kitchen.screens.all_day import AllDayScreen
 from kitchen.screens.login import LoginScreen
 from kitchen.screens.rail import RailScreen
 from kitchen.screens.recall import RecallScreen
+from kitchen.screens.refire import RefireScreen
 from kitchen.settings import KitchenSettings
 
 Reply = dict[str, Any]
@@ -47,6 +56,9 @@ REFUSALS = {
     "timeout": "Not saved yet: no answer from the other devices, try again",
     "unreachable": "Not saved: this screen's node is not answering",
 }
+# Refusals that say nothing about the command itself: the same command may be sent again,
+# with the same id, and the ledger applies it at most once (it may have landed already).
+NOT_SAVED = frozenset(REFUSALS)
 
 
 class WatchingClient(FeedClient, Protocol):
@@ -89,6 +101,11 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
         self._last_snapshot = time.monotonic()
         self._message_until = 0.0
         self._unwatch: Callable[[], None] | None = None
+        self._after_login = "rail"  # where a login asked for by a command goes back to
+        self._refire_from = "rail"
+        # (ticket, lines, reason) -> command id of a refire that was not saved: a retry of
+        # the same choice reuses it, so one that did land is not cooked twice.
+        self._refire_ids: dict[tuple[str, tuple[str, ...], str], str] = {}
         self.sm = ScreenManager(transition=NoTransition())
 
     # -- life --------------------------------------------------------------------------
@@ -96,11 +113,21 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
         load_kv(str(HERE / "shell.kv"))
         load_kv(str(HERE / "widgets.kv"))
         shell = KitchenShell()
-        self.rail = RailScreen(card_width=self.settings.card_width, bump_handler=self.bump)
+        self.rail = RailScreen(
+            card_width=self.settings.card_width,
+            bump_handler=self.bump,
+            refire_handler=self.start_refire,
+        )
         self.all_day = AllDayScreen()
-        self.recall_screen = RecallScreen(recall_handler=self.recall)
+        self.recall_screen = RecallScreen(
+            recall_handler=self.recall, refire_handler=self.start_refire
+        )
         self.login = LoginScreen(pin_handler=self._login)
-        for screen in (self.rail, self.all_day, self.recall_screen, self.login):
+        self.refire_screen = RefireScreen(
+            send_handler=self.refire, cancel_handler=lambda: self.show(self._refire_from)
+        )
+        screens = (self.rail, self.all_day, self.recall_screen, self.login, self.refire_screen)
+        for screen in screens:
             self.sm.add_widget(screen)
         shell.ids.screens.add_widget(self.sm)
         self.rail.bind(open_count=self._page_text, page=self._page_text, pages=self._page_text)
@@ -231,6 +258,49 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
         command = {"type": "recall", "by": self.staff_id, "ticket": ticket_id}
         self.feed.submit(command, self.settings.submit_timeout_s, done)
 
+    def start_refire(self, view: TicketView, line: str | None) -> None:
+        """Open the refire screen for ``view`` (``line`` chosen if the cook held that item)."""
+        self._refire_from = self.sm.current if self.sm.current in ("rail", "recall") else "rail"
+        self.refire_screen.open(view, None if line is None else [line])
+        if not self.staff_id:  # the choice waits on its screen while the cook logs in
+            self._after_login = "refire"
+            self.show("login", prompt="Log in with your PIN to refire")
+            return
+        self.show("refire")
+
+    def refire(self, view: TicketView, lines: list[str], reason: str) -> None:
+        if not self.staff_id:
+            self.refire_screen.failed("Log in first")
+            self._after_login = "refire"
+            self.show("login", prompt="Log in with your PIN to refire")
+            return
+        key = (view.id, tuple(lines), reason)
+        command_id = self._refire_ids.get(key) or f"kds-refire-{uuid.uuid4().hex}"
+        command = refire_command(view, lines, reason, self.staff_id, command_id)
+        what = refire_summary(view, lines)
+
+        def done(reply: Reply) -> None:
+            error = reply.get("error") or {}
+            if reply.get("ok"):
+                self._refire_ids.pop(key, None)
+                self.say(f"Refire sent: {what} ({reason})")
+                if self.sm.current == "refire":
+                    self.show("rail")
+                self.refire_screen.busy = False
+                return
+            if error.get("code") in NOT_SAVED:
+                self._refire_ids[key] = command_id
+                said = self._refusal(reply).removesuffix(", try again")  # said next, in full
+                text = f"{said}. Your choice is kept: tap REFIRE again."
+            else:  # the ledger said no: this command will never be applied, as it stands
+                self._refire_ids.pop(key, None)
+                text = refire_refusal(error) or self._refusal(reply)
+            self.refire_screen.failed(text)
+            if self.sm.current != "refire":  # the cook left the screen: the message line says it
+                self.say(text)
+
+        self.feed.submit(command, self.settings.submit_timeout_s, done)
+
     def _refusal(self, reply: Reply) -> str:
         error = reply.get("error") or {}
         code = str(error.get("code", ""))
@@ -244,7 +314,7 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
                 self.needs_login = False
                 self.login.reset("Enter your PIN to start your shift")
                 self.say(f"{staff['name']} is bumping on this screen")
-                self.show("rail")
+                self.show(self._after_login)
             else:
                 self.login.refused(str((reply.get("error") or {}).get("message", "refused")))
 
@@ -260,6 +330,8 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
     def show(self, name: str, prompt: str | None = None) -> None:
         if name == "login" and prompt is not None:
             self.login.reset(prompt)
+        if name != "login":  # the cook went elsewhere: a later login starts on the rail
+            self._after_login = "rail"
         self.sm.current = name
         self.current = name
         self.feed.want("all_day", name == "all_day")

@@ -11,11 +11,13 @@ drawing:
   ticket is bumped (it leaves the open list) or the item on it is, it is done.
   A refire's expo ticket follows the refire's station tickets, the original expo
   ticket the original ones: the same line is cooking again only on the refire;
-- which recalled tickets the ledger would still take back (``recallable``).
+- which recalled tickets the ledger would still take back (``recallable``);
+- a refire's command and, when the ledger refuses one, why in a cook's words.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,7 @@ class TicketView:
     bumped_at: int | None = None
     refire: bool = False  # the ledger's refire ticket: these lines are cooked again
     refire_reason: str = ""
+    check_id: str = ""  # the ledger's id of the check, which commands name (``check`` is a label)
 
     @property
     def has_void(self) -> bool:
@@ -161,6 +164,7 @@ def ticket_views(station: str, tickets: list[Reply], catalog: Catalog) -> list[T
                 bumped_at=t.get("bumped_at"),
                 refire=refire,
                 refire_reason=str(t.get("refire_reason") or ""),
+                check_id=t["check"],
             )
         )
     return views
@@ -184,3 +188,45 @@ def clock_offset_ms(tickets: list[Reply], local_ms: int) -> int | None:
 def cut_off(status: Reply | None) -> bool:
     """The node says it cannot reach a quorum (or did not answer at all)."""
     return status is None or status.get("dot") == "cut_off" or not status.get("in_quorum", False)
+
+
+# What a cook taps to say why a dish is cooked again; the ledger stores the words.
+REFIRE_REASONS: tuple[str, ...] = ("dropped", "wrong temp", "sent back", "other")
+# The ledger's refusals, as a cook would put them (a lost link: the app's REFUSALS).
+REFIRE_REFUSALS = {
+    "check_closed": "Not refired: the check is already closed. Ask the server.",
+    "not_found": "Not refired: this check or item no longer exists. Ask the server.",
+    "forbidden": "Not refired: your login may not refire. Ask a manager.",
+}
+_LINE_REF = re.compile(r"line \S+ \('([^']*)'\)")
+
+
+def refirable(item: ItemView) -> bool:
+    """A voided item is not cooked again (the ledger refuses it); anything else fired is."""
+    return item.state != "voided"
+
+
+def refire_command(
+    view: TicketView, lines: list[str], reason: str, by: str, command_id: str
+) -> dict[str, Any]:
+    """The ledger's ``refire`` for ``lines`` of ``view``, in the ticket's order."""
+    chosen = set(lines)
+    ordered = [i.line for i in view.items if i.line in chosen]
+    return {"type": "refire", "id": command_id, "by": by, "check": view.check_id,
+            "lines": ordered, "reason": reason}  # fmt: skip
+
+
+def refire_summary(view: TicketView, lines: list[str]) -> str:
+    """``1 Ribeye 14oz, 2 Fries``: what a refire cooks again, as the ticket names it."""
+    chosen = set(lines)
+    return ", ".join(f"{i.qty} {i.name}" for i in view.items if i.line in chosen)
+
+
+def refire_refusal(error: Reply) -> str | None:
+    """Words for a ledger refusal of a refire (None: not a refusal the ledger made)."""
+    code = str(error.get("code", ""))
+    if code in REFIRE_REFUSALS:
+        return REFIRE_REFUSALS[code]
+    if code == "conflict":  # "line L4 ('Caesar') is voided: ...": the cook knows no line ids
+        return "Not refired: " + _LINE_REF.sub(r"\1", str(error.get("message", "")))
+    return None

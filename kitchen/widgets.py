@@ -3,10 +3,16 @@
 A card is built once and then only re-filled (``show``) when its ticket
 changes, or handed to another ticket from the rail's pool: a busy rail never
 rebuilds its widget tree. Their look lives in ``widgets.kv``.
+
+A tap on an item bumps it; holding it (``HOLD_S``) asks to refire just that item
+instead, and the card's REFIRE button asks to refire from the whole ticket.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from kivy.clock import Clock, ClockEvent
 from kivy.properties import (
     BooleanProperty,
     ListProperty,
@@ -29,6 +35,7 @@ DONE_COLOUR = "6fdc8c"
 WAIT_COLOUR = "ffb84a"
 DIM_COLOUR = "7a7a7a"
 SEAT_COLOUR = "99aadd"
+HOLD_S = 0.6  # longer than any tap, short enough that a cook does not think it stuck
 
 
 def item_markup(item: ItemView) -> str:
@@ -54,11 +61,36 @@ def item_markup(item: ItemView) -> str:
 
 
 class ItemRow(ButtonBehavior, Label):  # type: ignore[misc]  # Kivy ships no type hints
-    """One ticket item; a tap bumps just this item."""
+    """One ticket item; a tap bumps just this item, holding it fires ``on_hold``."""
 
+    __events__ = ("on_hold",)
     line = StringProperty("")
     item_state = StringProperty("new")  # not "state": ButtonBehavior owns that name
     pending = BooleanProperty(False)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._hold: ClockEvent | None = None
+        self.held = False  # the touch now ending was a hold: its release must not bump
+
+    def on_press(self) -> None:
+        self.held = False
+        self._hold = Clock.schedule_once(self._held, HOLD_S)
+
+    def on_touch_up(self, touch: Any) -> Any:
+        # Also when the finger slides off before the release: a hold is only a hold in place.
+        if touch.grab_current is self and self._hold is not None:
+            self._hold.cancel()
+            self._hold = None
+        return super().on_touch_up(touch)
+
+    def _held(self, _dt: float) -> None:
+        self._hold = None
+        self.held = True
+        self.dispatch("on_hold")
+
+    def on_hold(self) -> None:
+        pass
 
 
 class TicketCard(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints
@@ -78,6 +110,7 @@ class TicketCard(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints
     overflow = BooleanProperty(False)
     created_at = NumericProperty(0)
     bump_handler = ObjectProperty(None, allownone=True)  # callable(ticket_id, line | None)
+    refire_handler = ObjectProperty(None, allownone=True)  # callable(ticket_id, line | None)
     rows = ListProperty([])
 
     def show(self, view: TicketView) -> None:
@@ -109,7 +142,7 @@ class TicketCard(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints
         rows: list[ItemRow] = list(self.rows)
         while len(rows) < len(view.items):  # reuse rows; make only the missing ones
             row = ItemRow()
-            row.bind(on_release=self._row_tapped)
+            row.bind(on_release=self._row_tapped, on_hold=self._row_held)
             rows.append(row)
             box.add_widget(row)
         while len(rows) > len(view.items):
@@ -127,9 +160,20 @@ class TicketCard(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints
         self.level = age_level(age_s, warn_s, late_s)
 
     def _row_tapped(self, row: ItemRow) -> None:
+        if row.held:  # the release that ends a hold: the refire screen has it
+            row.held = False
+            return
         if row.item_state == "new" and self.bump_handler is not None and not self.pending:
             row.pending = True
             self.bump_handler(self.ticket_id, row.line)
+
+    def _row_held(self, row: ItemRow) -> None:
+        if row.item_state != "voided":
+            self.ask_refire(row.line)
+
+    def ask_refire(self, line: str | None = None) -> None:
+        if self.refire_handler is not None:
+            self.refire_handler(self.ticket_id, line)
 
     def bump_whole(self) -> None:
         if self.bump_handler is not None and not self.pending:

@@ -31,6 +31,7 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
     open_count = NumericProperty(0)
     empty_text = StringProperty("Waiting for the node...")
     bump_handler = ObjectProperty(None, allownone=True)  # callable(ticket_id, line | None)
+    refire_handler = ObjectProperty(None, allownone=True)  # callable(view, line | None)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -61,6 +62,9 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         self._relayout()
         if len(self._cards) < len(self._order):
             self._build_event()
+
+    def view(self, ticket_id: str) -> TicketView | None:
+        return self._views.get(ticket_id)
 
     def card(self, ticket_id: str) -> TicketCard | None:
         return self._cards.get(ticket_id)
@@ -93,6 +97,7 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
     def _make(self, tid: str) -> TicketCard:
         card = self._pool.pop() if self._pool else TicketCard()
         card.bump_handler = self._bumped
+        card.refire_handler = self._refire
         card.show(self._views[tid])
         self._cards[tid] = card
         return card
@@ -100,6 +105,11 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
     def _bumped(self, ticket_id: str, line: str | None) -> None:
         if self.bump_handler is not None:
             self.bump_handler(ticket_id, line)
+
+    def _refire(self, ticket_id: str, line: str | None) -> None:
+        view = self._views.get(ticket_id)
+        if view is not None and self.refire_handler is not None:
+            self.refire_handler(view, line)
 
     def _build_some(self, _dt: float) -> None:
         made = 0

@@ -1,4 +1,9 @@
-"""Recall: this station's recently bumped tickets, newest first; a tap brings one back."""
+"""Recall: this station's recently bumped tickets, newest first; a tap brings one back.
+
+Each row's REFIRE button asks for the refire screen instead: a dish that was
+bumped and then dropped or sent back is cooked again on a new ticket, and the
+bumped one stays bumped.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +29,14 @@ def summary(view: TicketView) -> str:
 class RecallScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
     rows = ListProperty([])
     recall_handler = ObjectProperty(None, allownone=True)  # callable(ticket_id)
+    refire_handler = ObjectProperty(None, allownone=True)  # callable(view, line | None)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._views: dict[str, TicketView] = {}
 
     def set_tickets(self, views: list[TicketView]) -> None:
+        self._views = {v.id: v for v in views}
         rows = [
             {
                 "position": str(i),
@@ -43,6 +54,11 @@ class RecallScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
     def recall(self, ticket_id: str) -> None:
         if self.recall_handler is not None:
             self.recall_handler(ticket_id)
+
+    def refire(self, ticket_id: str) -> None:
+        view = self._views.get(ticket_id)
+        if view is not None and self.refire_handler is not None:
+            self.refire_handler(view, None)
 
     def recall_position(self, position: int) -> None:
         if 1 <= position <= len(self.rows):

@@ -3,8 +3,9 @@
 The app is built exactly as ``tablemesh kitchen`` builds it (``kitchen.main``'s
 configuration, an embedded node, ``KitchenApp``); the driver only adds a
 reader thread that hands each request to the Kivy thread. Taps are real
-touches dispatched through Kivy's event loop at a widget's window position;
-keys go through the window's ``on_key_down`` as a bump bar's would.
+touches dispatched through Kivy's event loop at a widget's window position (a
+hold is a touch lifted later, the frames running meanwhile); keys go through
+the window's ``on_key_down`` as a bump bar's would.
 
 Kivy and the node log to stderr; the original stdout is kept for the protocol.
 """
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,30 @@ def main() -> int:
         touch.touch_down()
         touch.touch_up()
 
+    def hold(widget: Any, seconds: float) -> None:
+        """Press and keep the finger down for ``seconds`` (the UI runs meanwhile), then lift."""
+        x, y = widget.to_window(*widget.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        Clock.schedule_once(lambda _dt: touch.touch_up(), seconds)
+
+    def in_screen(name: str, match: Callable[[Any], bool]) -> Any:
+        found = [w for w in app.sm.get_screen(name).walk() if match(w)]
+        if not found:
+            raise LookupError(f"nothing on the {name} screen matches")
+        return found[0]
+
+    def refire_state() -> dict[str, Any]:
+        screen = app.refire_screen
+        return {
+            "title": screen.title,
+            "rows": [{"line": r["line"], "selected": r["selected"]} for r in screen.rows],
+            "reason": screen.reason,
+            "busy": screen.busy,
+            "problem": screen.problem,
+            "send": screen.ids.send.text,
+        }
+
     def card_state(card: Any) -> dict[str, Any]:
         return {
             "id": card.ticket_id,
@@ -144,6 +170,8 @@ def main() -> int:
             "shown": [card_state(c) for c in rail.visible()],
             "all_day": list(app.all_day.rows),
             "recall": [r["ticket_id"] for r in app.recall_screen.rows],
+            "refires": {tid: views[tid].refire_reason for tid in rail.order() if views[tid].refire},
+            "refire": refire_state(),
             "seen": dict(seen),
         }
 
@@ -164,6 +192,28 @@ def main() -> int:
                 card = app.rail.card(req["ticket"])
                 row = next(r for r in card.rows if r.line == req["line"])
                 tap(row)
+                reply(seq, ok=True)
+            elif cmd == "hold_item":
+                card = app.rail.card(req["ticket"])
+                row = next(r for r in card.rows if r.line == req["line"])
+                hold(row, float(req.get("seconds", 1.0)))
+                reply(seq, ok=True)
+            elif cmd == "tap_card_refire":
+                card = app.rail.card(req["ticket"])
+                if card is None or card not in app.rail.visible():
+                    reply(seq, ok=False, error="ticket not on the visible page")
+                    return
+                tap(next(w for w in card.walk() if getattr(w, "text", "") == "REFIRE"))
+                reply(seq, ok=True)
+            elif cmd == "tap_recall_refire":
+                row = in_screen("recall", lambda w: getattr(w, "ticket_id", None) == req["ticket"])
+                tap(next(w for w in row.children if getattr(w, "text", "") == "REFIRE"))
+                reply(seq, ok=True)
+            elif cmd == "tap_refire_item":
+                tap(in_screen("refire", lambda w: getattr(w, "line", None) == req["line"]))
+                reply(seq, ok=True)
+            elif cmd == "tap_screen_id":
+                tap(app.sm.current_screen.ids[req["id"]])
                 reply(seq, ok=True)
             elif cmd == "tap_id":
                 tap(app.root.ids[req["id"]])

@@ -20,6 +20,9 @@ from kitchen.model import (
     cut_off,
     format_age,
     recallable,
+    refire_command,
+    refire_refusal,
+    refire_summary,
     ticket_views,
 )
 from kitchen.settings import KitchenSettings, SettingsError, load_settings, node_station
@@ -91,6 +94,26 @@ def test_a_refire_is_marked_and_expo_follows_the_refire_station_ticket() -> None
     # The original ribeye was bumped on the grill; its refire is cooking again.
     assert expo.stations == (("Bar", False), ("Fry", True), ("Grill", True))
     assert expo_again.refire and expo_again.stations == (("Grill", False),)
+
+
+def test_a_refire_names_the_check_id_and_the_lines_in_ticket_order() -> None:
+    (expo,) = ticket_views("expo", TICKETS, CATALOG)
+    assert (expo.check, expo.check_id) == ("A1-1V", "A1-1V")
+    (grill,) = ticket_views("grill", TICKETS, CATALOG)
+    assert (grill.check, grill.check_id) == ("1042", "A1-1V")  # commands name the id
+    command = refire_command(expo, ["L3", "L1"], "dropped", "k-dev", "kds-refire-1")
+    assert command == {"type": "refire", "id": "kds-refire-1", "by": "k-dev",
+                       "check": "A1-1V", "lines": ["L1", "L3"], "reason": "dropped"}  # fmt: skip
+    assert refire_summary(expo, ["L3", "L1"]) == "1 Ribeye 14oz, 2 House IPA"
+
+
+def test_a_refused_refire_is_said_without_line_ids() -> None:
+    voided = {"code": "conflict", "message": "line L4 ('Caesar') is voided: nothing to refire"}
+    assert refire_refusal(voided) == "Not refired: Caesar is voided: nothing to refire"
+    assert refire_refusal({"code": "check_closed", "message": "closed"}) == (
+        "Not refired: the check is already closed. Ask the server."
+    )
+    assert refire_refusal({"code": "timeout", "message": "..."}) is None  # not the ledger's
 
 
 def test_the_recall_list_leaves_out_bumps_past_the_window() -> None:
