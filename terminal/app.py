@@ -20,7 +20,7 @@ from kivy.lang import Builder
 from kivy.properties import DictProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from terminal import theme, widgets, wording
+from terminal import present, theme, widgets, wording
 from terminal.backend import Backend, Reply
 from terminal.screens import SCREENS
 
@@ -159,11 +159,7 @@ class TerminalApp(App):  # type: ignore[misc]
             return
         self.status = reply
         dot = str(reply.get("dot", "red"))
-        backlog = int((reply.get("cloud") or {}).get("backlog", 0) or 0)
-        caption = theme.DOT_WORDS.get(dot, dot)
-        if dot == "amber":
-            caption = f"Syncing: {backlog} waiting"
-        self.dot, self.dot_caption = dot, caption
+        self.dot, self.dot_caption = dot, present.dot_caption(dot, reply.get("cloud"))
         if int(reply.get("applied_index", 0)) != self.applied_index:
             self.applied_index = int(reply.get("applied_index", 0))
         screen = self.manager.current_screen

@@ -258,10 +258,23 @@ class ReceiptPopup(TerminalPopup):
 
 
 class StatusPanel(TerminalPopup):
-    """Behind the dot: every device, the leader, voters and learners, what waits to sync."""
+    """Behind the dot: every device, the leader, voters and learners, what waits to sync,
+    the last cloud sync, and the LAN, the cloud and cards each in words.
 
+    Everything comes from this device's node (``status``, ``members``, ``state``);
+    the cloud's fields are the leading device's, gossiped to every node.
+    """
+
+    dot = StringProperty("starting")
+    caption = StringProperty("Loading…")
+    device_text = StringProperty("")
+    voters_text = StringProperty("")
+    lan_text = StringProperty("")
+    cloud_text = StringProperty("")
+    cards_text = StringProperty("")
+    unsynced_text = StringProperty("")
+    last_sync_text = StringProperty("")
     members_text = StringProperty("Loading…")
-    summary_text = StringProperty("")
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("auto_dismiss", True)
@@ -287,37 +300,32 @@ class StatusPanel(TerminalPopup):
     def _got(self, replies: list[Reply]) -> None:
         status, members, state = replies
         if not status.get("ok"):
-            self.summary_text = wording.explain(status)
+            self.dot, self.caption = "cut_off", wording.explain(status)
             return
         dot = str(status.get("dot"))
         cloud = status.get("cloud") or {}
         leader = status.get("leader") or "none"
-        lines = [
-            f"[b]{theme.DOT_WORDS.get(dot, dot)}[/b]   this device: {status.get('node')} "
-            f"({status.get('role')}), leader: [b]{leader}[/b], term {status.get('term')}",
-            f"Voters: {', '.join(status.get('voters') or [])}    "
-            f"Learners: {', '.join(status.get('learners') or []) or 'none'}",
-        ]
+        self.dot, self.caption = dot, present.dot_caption(dot, cloud)
+        self.device_text = (
+            f"{status.get('node')} ({status.get('role')}), leader [b]{leader}[/b], "
+            f"term {status.get('term')}, applied index {status.get('applied_index')}"
+        )
+        self.voters_text = (
+            f"{', '.join(status.get('voters') or []) or 'none'};  learners: "
+            f"{', '.join(status.get('learners') or []) or 'none'}"
+        )
+        self.lan_text = present.lan_text(status)
+        self.cloud_text = present.cloud_text(cloud)
+        self.cards_text = present.cards_text(dot)
         if state.get("ok"):
-            lines.append(
-                f"Waiting to sync: {state.get('unsynced')} "
-                f"(oldest {present.age_text(state.get('oldest_unsynced_age_ms'))})   "
-                f"Applied index {state.get('applied_index')}"
+            self.unsynced_text = present.unsynced_text(
+                state.get("unsynced"), state.get("oldest_unsynced_age_ms")
             )
-        cloud_state = str(cloud.get("cloud", "none"))
-        synced_ms = cloud.get("last_sync_ms")
-        synced = (
-            f", last sync {present.age_text(max(0, time.time() * 1000 - synced_ms))} ago"
-            if isinstance(synced_ms, int)
-            else ", not synced yet"
+        self.last_sync_text = (
+            "—"  # the Cloud row already says there is none
+            if cloud.get("cloud") == "none"
+            else present.last_sync_text(cloud.get("last_sync_ms"), time.time() * 1000)
         )
-        last_sync = (
-            "no cloud is configured for this site"
-            if cloud_state == "none"
-            else f"cloud {cloud_state}, backlog {cloud.get('backlog', 0)}{synced}"
-        )
-        lines.append(f"Cloud: {last_sync}")
-        self.summary_text = "\n".join(lines)
         rows = [
             f"{'device':<8}{'kind':<10}{'vote':<9}{'raft':<11}{'link':<13}{'heard':>9}{'applied':>9}"
         ]

@@ -218,3 +218,72 @@ def age_text(ms: int | float | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+# -- the status dot and the panel behind it ---------------------------------------
+DOT_WORDS = {
+    "green": "Online",
+    "amber": "Syncing",
+    "red": "Offline: selling continues",
+    "cut_off": "Cut off from the other devices",
+    "starting": "Starting",
+}
+
+
+def dot_caption(dot: str, cloud: Mapping[str, Any] | None) -> str:
+    """The words beside the dot; amber says how many records wait (``status.cloud.backlog``)."""
+    if dot == "amber":
+        return f"Syncing: {int((cloud or {}).get('backlog') or 0)} waiting"
+    return DOT_WORDS.get(dot, dot)
+
+
+def clock_of(ms: int | float) -> str:
+    """A stamped time (ms since the epoch) as this device's wall clock, to the second."""
+    return time.strftime("%H:%M:%S", time.localtime(ms / 1000))
+
+
+def last_sync_text(last_sync_ms: object, now_ms: float) -> str:
+    """When the leader's agent last had records acknowledged by the cloud, and how long ago.
+
+    The age uses this device's clock against the leader's stamp: a few seconds of
+    skew between devices can only shorten it, never make it negative.
+    """
+    if not isinstance(last_sync_ms, int | float) or isinstance(last_sync_ms, bool):
+        return "none since the leading device took over"
+    return f"{clock_of(last_sync_ms)} ({age_text(max(0.0, now_ms - last_sync_ms))} ago)"
+
+
+def unsynced_text(count: object, oldest_age_ms: object) -> str:
+    """What waits for the cloud (``state.unsynced``) and the age of the oldest change."""
+    if not isinstance(count, int) or count <= 0:
+        return "nothing"
+    noun = "record" if count == 1 else "records"
+    age = oldest_age_ms if isinstance(oldest_age_ms, int | float) else None
+    return f"{count} {noun}, the oldest {age_text(age)} old"
+
+
+def cloud_text(cloud: Mapping[str, Any]) -> str:
+    """The cloud as the leading device sees it, in a manager's words."""
+    state = str(cloud.get("cloud", "unknown"))
+    if state == "none":
+        return "no cloud is configured for this site"
+    if state == "up":
+        backlog = int(cloud.get("backlog") or 0)
+        return f"reachable, uploading {backlog}" if backlog else "reachable, all uploaded"
+    if state == "down":
+        return "unreachable: sales are kept and uploaded when it answers"
+    return "not known yet (no answer from the leading device)"
+
+
+def lan_text(status: Mapping[str, Any]) -> str:
+    """Whether this device is in the quorum (its writes can commit)."""
+    if status.get("in_quorum"):
+        return "in the quorum: orders commit"
+    return "cut off: this device cannot reach most of the others"
+
+
+def cards_text(dot: str) -> str:
+    """Cards need the cloud; the ledger refuses them at once while it is away."""
+    if dot in {"green", "amber"}:
+        return "card, gift card and house account accepted"
+    return "need the internet: refused at once, cash and house tenders work"

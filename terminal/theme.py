@@ -37,14 +37,6 @@ DOT = {
     "starting": (0.5, 0.5, 0.5, 1),
 }
 
-DOT_WORDS = {
-    "green": "Online",
-    "amber": "Syncing",
-    "red": "Offline: selling continues",
-    "cut_off": "Cut off from the other devices",
-    "starting": "Starting",
-}
-
 TOUCH_MIN = "48dp"
 TOUCH = "64dp"
 FONT = "20sp"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from mesh.client.api import ControlClient
+from terminal import theme
 from tests.support.ui import UiApp
 
 LOGIN_S = 30.0  # the node may still be catching up with the site's log (the staff list)
+DOT_TOLERANCE = 12  # per 0-255 channel: the disc's edge is antialiased, its middle is exact
+DOT_MIN_PIXELS = 150  # of a 24 dp disc (about 450 px): enough to be the dot, not a stray edge
 
 
 def login(app: UiApp, pin: str) -> None:
@@ -55,3 +59,35 @@ def the_check(client: ControlClient, table: str) -> dict[str, Any]:
 
 def money(minor: int) -> str:
     return f"${minor // 100:,}.{minor % 100:02d}"
+
+
+def dot_colour(app: UiApp, shot: Path, id: str = "dot") -> str:
+    """The theme colour (``theme.DOT`` name) the dot ``id`` is painted in, read from pixels.
+
+    Takes the square at the left of the dot's widget (where the disc is drawn)
+    from a screenshot taken while the same widgets were on screen, and counts the
+    pixels close to each dot colour: a property could say amber while the canvas
+    drew something else, the pixels cannot. Red and cut off share a colour.
+    """
+    from PIL import Image
+
+    where = app.find(id=id)
+    with Image.open(shot) as img:
+        rgb = img.convert("RGB")
+        # Kivy's window y grows upwards from the bottom; an image's rows go down from the top.
+        left = int(where["x"] - where["width"] / 2)
+        top = int(rgb.height - (where["y"] + where["height"] / 2))
+        side = int(where["height"])
+        raw = rgb.crop((left, top, left + side, top + side)).tobytes()
+    pixels = [tuple(raw[i : i + 3]) for i in range(0, len(raw), 3)]
+    counts: dict[str, int] = {}
+    for name, rgba in theme.DOT.items():
+        want = [round(c * 255) for c in rgba[:3]]
+        counts[name] = sum(
+            1
+            for px in pixels
+            if all(abs(a - b) <= DOT_TOLERANCE for a, b in zip(px, want, strict=True))
+        )
+    best = max(counts, key=lambda name: counts[name])
+    assert counts[best] >= DOT_MIN_PIXELS, f"no dot colour in {shot.name}: {counts}"
+    return best

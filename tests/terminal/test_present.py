@@ -127,3 +127,26 @@ def test_a_follower_asked_to_lead_names_the_device_that_leads() -> None:
     assert not wording.is_retryable(refused)
     leaderless = {"ok": False, "error": {"code": "not_leader", "message": "ask"}, "leader": None}
     assert "once there is one" in wording.explain(leaderless)
+
+
+def test_the_dot_says_how_many_records_wait_while_amber() -> None:
+    assert present.dot_caption("amber", {"cloud": "up", "backlog": 3}) == "Syncing: 3 waiting"
+    assert present.dot_caption("green", {"cloud": "up", "backlog": 0}) == "Online"
+    assert present.dot_caption("red", None) == "Offline: selling continues"
+    assert present.dot_caption("cut_off", {}) == "Cut off from the other devices"
+
+
+def test_the_panel_says_when_the_cloud_last_synced_and_what_waits() -> None:
+    synced = int(time.mktime((2026, 3, 14, 18, 5, 9, 0, 0, -1)) * 1000)
+    assert present.last_sync_text(synced, synced + 75_000) == "18:05:09 (1 min ago)"
+    # Another device's clock a little ahead: never "-2 s ago".
+    assert present.last_sync_text(synced, synced - 2_000) == "18:05:09 (0 s ago)"
+    assert present.last_sync_text(None, synced).startswith("none since")
+    assert present.unsynced_text(0, None) == "nothing"
+    assert present.unsynced_text(1, 12_500) == "1 record, the oldest 12 s old"
+    assert present.unsynced_text(40, 180_000) == "40 records, the oldest 3 min old"
+    assert present.cloud_text({"cloud": "up", "backlog": 2}) == "reachable, uploading 2"
+    assert present.cloud_text({"cloud": "down"}).startswith("unreachable")
+    assert present.cloud_text({"cloud": "none"}) == "no cloud is configured for this site"
+    assert present.cards_text("amber").endswith("accepted")
+    assert present.cards_text("red").startswith("need the internet")
