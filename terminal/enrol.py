@@ -2,12 +2,13 @@
 
 ``mesh.client.join.join_site`` blocks for seconds (an mDNS browse, then the
 leader commits the device's key), so ``enrol_in_background`` runs it on a thread
-of its own and hands the outcome back to the UI thread with ``Clock``. The
-refusals (wrong, used or expired code, a name already taken, too many tries, no
-site or several sites on this network) are turned into sentences a server can
-act on here, next to the code that reads them, rather than in the screen.
+of its own; the screen hops the outcome back to the UI thread. The refusals
+(wrong, used or expired code, a name already taken, too many tries, no site or
+several sites on this network) are turned into sentences a server can act on
+here, next to the code that reads them, rather than in the screen.
 
-Must never touch a widget: the screen does that with the ``EnrolOutcome``.
+Must never import Kivy or touch a widget: the screen does that with the
+``EnrolOutcome``, and the words are tested without a window.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from kivy.clock import Clock
 
 from mesh.client import join
 
@@ -80,6 +79,7 @@ class EnrolOutcome:
     reason: str = ""  # the site's or the join's error code ("" on success)
     words: str = ""
     sites: tuple[str, ...] = ()  # with reason "several_sites": the sites to choose from
+    wait_s: int = 0  # with reason "rate_limited": how long the site refuses every code
 
 
 _WORDS = {
@@ -112,6 +112,7 @@ def explain(reason: str, message: str, request: EnrolRequest) -> EnrolOutcome:
     """The refusal ``reason`` (``JoinRefused.code``) with its ``message``, for a server."""
     text: str | None = _WORDS.get(reason)
     sites: tuple[str, ...] = ()
+    wait_s = 0
     if reason == "several_sites":
         found = _SITES_IN_MESSAGE.search(message)
         sites = tuple(s.strip() for s in found.group(1).split(",") if s.strip()) if found else ()
@@ -119,7 +120,8 @@ def explain(reason: str, message: str, request: EnrolRequest) -> EnrolOutcome:
             text = None
     elif reason == "rate_limited":
         seconds = _SECONDS_IN_MESSAGE.search(message)
-        wait = f"{seconds.group(1)} s" if seconds else "a minute"
+        wait_s = int(seconds.group(1)) if seconds else 0
+        wait = f"{wait_s} s" if wait_s else "a minute"
         text = f"Too many wrong codes were tried. Wait {wait}, then tap Enrol again."
     elif reason == "exists" and "already holds" not in message:
         text = (
@@ -138,13 +140,15 @@ def explain(reason: str, message: str, request: EnrolRequest) -> EnrolOutcome:
         )
     if text is None:
         text = (message[:1].upper() + message[1:]) if message else f"Not enrolled ({reason})."
-    return EnrolOutcome(reason=reason, words=text, sites=sites)
+    return EnrolOutcome(reason=reason, words=text, sites=sites, wait_s=wait_s)
 
 
 def enrol_in_background(
     data_dir: Path, request: EnrolRequest, on_done: Callable[[EnrolOutcome], None]
 ) -> threading.Thread:
-    """Join the site on a thread of its own; ``on_done`` runs on the UI thread with the outcome.
+    """Join the site on a thread of its own; then ``on_done(outcome)``, on that thread.
+
+    ``on_done`` must hand the outcome to the UI thread itself (``Clock.schedule_once``).
 
     The thread is a daemon: a server closing the window mid-join must not be
     held up by an mDNS browse (the data directory is only written at the end,
@@ -172,7 +176,7 @@ def enrol_in_background(
                 words=f"Could not enrol from {request.address} ({exc}). "
                 "Check the address, then tap Enrol again.",
             )
-        Clock.schedule_once(lambda _dt: on_done(outcome))
+        on_done(outcome)
 
     thread = threading.Thread(target=work, name="terminal-enrol", daemon=True)
     thread.start()

@@ -15,7 +15,7 @@ from typing import Any
 
 from kivy.clock import Clock
 from kivy.factory import Factory
-from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.textinput import TextInput
 
 from mesh.client.join import local_addresses
@@ -64,6 +64,7 @@ class SetupScreen(TerminalScreen):
     sites = ListProperty([])  # filled when several sites answer: the server picks one
     site = StringProperty("")
     busy = BooleanProperty(False)
+    wait_left = NumericProperty(0)  # s the site still refuses every code (too many tries)
     status = StringProperty("")
     status_tone = StringProperty("info")  # "info" (progress) or "error" (a refusal)
     name_filter = staticmethod(name_filter)
@@ -119,7 +120,7 @@ class SetupScreen(TerminalScreen):
     def enrol(self) -> None:
         ids = self.ids
         port = joining.port_number(ids.port.text)
-        if self.busy or port is None:
+        if self.busy or self.wait_left > 0 or port is None:
             return
         if not self.complete(ids.code.text, ids.name.text, ids.port.text, self.address):
             return
@@ -147,7 +148,11 @@ class SetupScreen(TerminalScreen):
             ticker.cancel()
             self._answered(outcome)
 
-        joining.enrol_in_background(self.app.data_dir, request, done)
+        joining.enrol_in_background(
+            self.app.data_dir,
+            request,
+            lambda outcome: Clock.schedule_once(lambda _dt: done(outcome)),
+        )
 
     def _answered(self, outcome: joining.EnrolOutcome) -> None:
         self.busy = False
@@ -157,6 +162,8 @@ class SetupScreen(TerminalScreen):
             self.status = outcome.words
             if outcome.sites:
                 self._offer_sites(outcome.sites)
+            if outcome.wait_s > 0:
+                self._hold(outcome.wait_s)
             return
         self.status_tone = "info"
         self.status = f"Enrolled as {joined.node} at {joined.site}. Starting…"
@@ -165,6 +172,18 @@ class SetupScreen(TerminalScreen):
         # The same start as any other: the node runs as a learner and the leader fills its log.
         app.backend.start(app._node_ready, app._node_failed, app._no_identity)
         app.go("login")
+
+    def _hold(self, seconds: int) -> None:
+        """Count down the site's lockout on the Enrol button: a tap before it ends is refused."""
+        until = time.monotonic() + seconds
+
+        def tick(_dt: float) -> bool:
+            left = max(0, int(until - time.monotonic() + 0.99))
+            self.wait_left = left
+            return left > 0
+
+        tick(0)
+        Clock.schedule_interval(tick, 0.5)
 
     def quit(self) -> None:
         self.app.stop()

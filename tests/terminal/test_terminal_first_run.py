@@ -7,7 +7,8 @@ machine advertises on loopback only adds a name to that choice). On the
 set-up screen, at 1024x768: a wrong code is refused in words and everything
 typed stays; a code made on the leader, typed in lower case, enrols the
 terminal: it reaches the PIN pad, the leader lists it as a learner, and a
-server logs in on it with a PIN.
+server logs in on it with a PIN. The other refusals' words are checked without a
+window (a full lockout takes five wrong codes, each an mDNS browse).
 
 Keys are typed through the X server (XTEST), as a keyboard plugged into the
 terminal would type them: X, then SDL2, then Kivy's focused text field.
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from mesh.node.site_setup import default_devices, init_site
+from terminal.enrol import EnrolRequest, code_complete, explain, format_code
 from tests.support.cluster import Cluster, wait_for
 from tests.support.ports import free_port
 from tests.support.procs import ProcessReaper
@@ -229,3 +231,36 @@ def test_a_new_terminal_enrols_with_a_managers_code_and_logs_in(
     login(app, ana)
     app.wait("Ana · server")  # the top bar: who is logged in on this terminal
     app.screenshot("7-floor")
+
+
+REQUEST = EnrolRequest(code="7KQ2-M9XD", name=NAME, address="127.0.0.1", port=7400)
+
+
+def test_the_code_field_shows_what_the_manager_sees() -> None:
+    assert format_code("7kq2m9xd") == "7KQ2-M9XD"
+    assert format_code("7kq2 m9-xd ") == "7KQ2-M9XD"
+    assert format_code("7kq2m9xdzz") == "7KQ2-M9XD"  # 8 characters at most
+    assert format_code("7kq2") == "7KQ2"  # no dash until the second half starts
+    assert code_complete("7KQ2-M9XD") and not code_complete("7KQ2-M9X")
+
+
+def test_refusals_say_what_to_do_next() -> None:
+    # The messages as the site sends them (mesh.node.join, mesh.node.admission).
+    several = explain(
+        "several_sites", "several sites answer here (cafe-1, grill): name the site", REQUEST
+    )
+    assert several.sites == ("cafe-1", "grill") and "Tap yours" in several.words
+    locked = explain("rate_limited", "too many wrong enrolment codes: try again in 42 s", REQUEST)
+    assert locked.wait_s == 42 and "Wait 42 s" in locked.words
+    taken = explain("exists", f"a device named {NAME} is already enrolled", REQUEST)
+    assert f"named {NAME} is already part of this site" in taken.words
+    for code, words in [
+        ("used_code", "already used. Ask the manager for a new code"),
+        ("expired_code", "has expired"),
+        ("no_site", "No site was found on this network"),
+    ]:
+        assert words in explain(code, "the site's own words", REQUEST).words, code
+    # A reason this screen has no words for: the site's own message, as a sentence.
+    assert explain("bad_answer", "the site's answer is incomplete", REQUEST).words == (
+        "The site's answer is incomplete"
+    )
