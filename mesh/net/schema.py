@@ -365,15 +365,59 @@ def _is_raft_type(cls: type[Any]) -> bool:
 
 # --- the generic, type-driven codec --------------------------------------------
 
-_HINTS_CACHE: dict[type[Any], dict[str, Any]] = {}
+# Every type is turned once into a pair of converters (one per direction), cached
+# by (type, raft): validating a Raft message is the hot path of every commit, and
+# walking type hints per message cost more than the rest of the node's work.
+Converter: TypeAlias = typing.Callable[[Any, str], Any]
+_TO_CACHE: dict[tuple[Any, bool], Converter] = {}
+_FROM_CACHE: dict[tuple[Any, bool], Converter] = {}
 
 
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    hints = _HINTS_CACHE.get(cls)
-    if hints is None:
-        hints = typing.get_type_hints(cls)
-        _HINTS_CACHE[cls] = hints
-    return hints
+def _converter(tp: Any, raft: bool, *, outgoing: bool) -> Converter:
+    cache = _TO_CACHE if outgoing else _FROM_CACHE
+    conv = cache.get((tp, raft))
+    if conv is None:
+        conv = cache[tp, raft] = _build(tp, raft, outgoing=outgoing)
+    return conv
+
+
+def _scalar(tp: Any, raft: bool) -> Converter | None:
+    """The checker of a scalar type (the same both ways); None if ``tp`` is not one."""
+    if tp is bool:
+
+        def check_bool(value: Any, where: str) -> Any:
+            if not isinstance(value, bool):
+                raise SchemaError("bad_type", f"{where}: expected a bool")
+            return value
+
+        return check_bool
+    if tp is int:
+        # Every Raft integer is a term, index or count: never negative.
+        low = 0 if raft else _INT64_MIN
+
+        def check_int(value: Any, where: str) -> Any:
+            if type(value) is not int:
+                raise SchemaError("bad_type", f"{where}: expected an int")
+            if not low <= value <= _INT64_MAX:
+                raise SchemaError("bad_value", f"{where}: out of range")
+            return value
+
+        return check_int
+    if tp is str:
+
+        def check_str(value: Any, where: str) -> Any:
+            return _check_text(value, where, constants.MAX_TEXT_CHARS)
+
+        return check_str
+    if tp is bytes:
+
+        def check_bytes(value: Any, where: str) -> Any:
+            if type(value) is not bytes:
+                raise SchemaError("bad_type", f"{where}: expected bytes")
+            return value
+
+        return check_bytes
+    return None
 
 
 def _optional_arg(tp: Any) -> Any | None:
@@ -385,136 +429,160 @@ def _optional_arg(tp: Any) -> Any | None:
     return None
 
 
-def _check_scalar(tp: Any, value: object, where: str, raft: bool) -> bool:
-    """Check ``value`` against a scalar type; False if ``tp`` is not a scalar type."""
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise SchemaError("bad_type", f"{where}: expected a bool")
-    elif tp is int:
-        if type(value) is not int:
-            raise SchemaError("bad_type", f"{where}: expected an int")
-        # Every Raft integer is a term, index or count: never negative.
-        low = 0 if raft else _INT64_MIN
-        if not low <= value <= _INT64_MAX:
-            raise SchemaError("bad_value", f"{where}: out of range")
-    elif tp is str:
-        _check_text(value, where, constants.MAX_TEXT_CHARS)
-    elif tp is bytes:
-        if type(value) is not bytes:
-            raise SchemaError("bad_type", f"{where}: expected bytes")
-    else:
-        return False
-    return True
+def _build(tp: Any, raft: bool, *, outgoing: bool) -> Converter:
+    """The converter of ``tp``: to the wire (``outgoing``) or from it."""
+    scalar = _scalar(tp, raft)
+    if scalar is not None:
+        return scalar
+    inner_tp = _optional_arg(tp)
+    if inner_tp is not None:
+        inner = _converter(inner_tp, raft, outgoing=outgoing)
 
+        def optional(value: Any, where: str) -> Any:
+            return None if value is None else inner(value, where)
 
-def _to_wire(tp: Any, value: Any, where: str, raft: bool) -> Any:
-    """Validate ``value`` as ``tp`` and return its msgpack-ready form."""
-    if _check_scalar(tp, value, where, raft):
-        return value
-    inner = _optional_arg(tp)
-    if inner is not None:
-        return None if value is None else _to_wire(inner, value, where, raft)
+        return optional
     origin = typing.get_origin(tp)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return _enum_to_wire(tp) if outgoing else _enum_from_wire(tp)
+    if origin is tuple or origin is frozenset:
+        return _collection(tp, raft, outgoing=outgoing)
+    if origin is dict or tp is dict:
+        return _check_json_dict
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if outgoing:
+            cls = tp
+
+            def dataclass_to_wire(value: Any, where: str) -> Any:
+                if type(value) is not cls:
+                    raise SchemaError("bad_type", f"{where}: expected {cls.__name__}")
+                return _dataclass_to_wire(value)
+
+            return dataclass_to_wire
+        return lambda raw, where: _dataclass_from_wire(tp, raw, where)
+
+    def refuse(value: Any, where: str) -> Any:
+        raise SchemaError("bad_type", f"{where}: type {tp!r} cannot travel on the wire")
+
+    return refuse
+
+
+def _enum_to_wire(tp: type[enum.Enum]) -> Converter:
+    def to_wire(value: Any, where: str) -> Any:
         if not isinstance(value, tp):
             raise SchemaError("bad_type", f"{where}: expected {tp.__name__}")
         return value.value
-    if origin is tuple:
-        item_tp = _homogeneous_item(tp, where)
-        if not isinstance(value, tuple):
-            raise SchemaError("bad_type", f"{where}: expected a tuple")
-        return [_to_wire(item_tp, item, where, raft) for item in value]
-    if origin is frozenset:
-        (item_tp,) = typing.get_args(tp)
-        if not isinstance(value, frozenset):
-            raise SchemaError("bad_type", f"{where}: expected a frozenset")
-        # Sorted so that equal sets always encode to equal bytes.
-        return sorted(_to_wire(item_tp, item, where, raft) for item in value)
-    if origin is dict or tp is dict:
-        return _check_json_dict(value, where)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if type(value) is not tp:
-            raise SchemaError("bad_type", f"{where}: expected {tp.__name__}")
-        return _dataclass_to_wire(value)
-    raise SchemaError("bad_type", f"{where}: type {tp!r} cannot travel on the wire")
+
+    return to_wire
 
 
-def _dataclass_to_wire(value: Any) -> dict[str, Any]:
-    cls = type(value)
-    raft = _is_raft_type(cls)
-    hints = _hints(cls)
-    body = {
-        field.name: _to_wire(hints[field.name], getattr(value, field.name), field.name, raft)
-        for field in dataclasses.fields(value)
-    }
-    if raft and (extra := _EXTRA_CHECKS.get(cls)) is not None:
-        extra(value)
-    return body
+def _enum_from_wire(tp: type[enum.Enum]) -> Converter:
+    by_value = {member.value: member for member in tp}
 
-
-def _homogeneous_item(tp: Any, where: str) -> Any:
-    args = typing.get_args(tp)
-    if len(args) != 2 or args[1] is not Ellipsis:
-        raise SchemaError("bad_type", f"{where}: only tuple[X, ...] can travel on the wire")
-    return args[0]
-
-
-def _from_wire(tp: Any, raw: Any, where: str, raft: bool) -> Any:
-    """Rebuild a value of type ``tp`` from its decoded msgpack form, strictly."""
-    if _check_scalar(tp, raw, where, raft):
-        return raw
-    inner = _optional_arg(tp)
-    if inner is not None:
-        return None if raw is None else _from_wire(inner, raw, where, raft)
-    origin = typing.get_origin(tp)
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+    def from_wire(raw: Any, where: str) -> Any:
         if not isinstance(raw, str | int) or isinstance(raw, bool):
             raise SchemaError("bad_type", f"{where}: expected an enum value")
-        try:
-            return tp(raw)
-        except ValueError:
-            raise SchemaError("bad_value", f"{where}: unknown {tp.__name__}") from None
-    if origin is tuple:
-        item_tp = _homogeneous_item(tp, where)
-        if type(raw) is not list:
-            raise SchemaError("bad_type", f"{where}: expected an array")
-        return tuple(_from_wire(item_tp, item, where, raft) for item in raw)
-    if origin is frozenset:
+        member = by_value.get(raw)
+        if member is None:
+            raise SchemaError("bad_value", f"{where}: unknown {tp.__name__}")
+        return member
+
+    return from_wire
+
+
+def _collection(tp: Any, raft: bool, *, outgoing: bool) -> Converter:
+    """``tuple[X, ...]`` (an array, in order) or ``frozenset[X]`` (an array, sorted)."""
+    is_set = typing.get_origin(tp) is frozenset
+    if is_set:
         (item_tp,) = typing.get_args(tp)
+    else:
+        args = typing.get_args(tp)
+        if len(args) != 2 or args[1] is not Ellipsis:
+
+            def refuse(value: Any, where: str) -> Any:
+                raise SchemaError("bad_type", f"{where}: only tuple[X, ...] can travel on the wire")
+
+            return refuse
+        item_tp = args[0]
+    item = _converter(item_tp, raft, outgoing=outgoing)
+    if outgoing:
+        kind = frozenset if is_set else tuple
+
+        def to_wire(value: Any, where: str) -> Any:
+            if not isinstance(value, kind):
+                raise SchemaError("bad_type", f"{where}: expected a {kind.__name__}")
+            items = [item(one, where) for one in value]
+            # Sorted so that equal sets always encode to equal bytes.
+            return sorted(items) if is_set else items
+
+        return to_wire
+
+    def from_wire(raw: Any, where: str) -> Any:
         if type(raw) is not list:
             raise SchemaError("bad_type", f"{where}: expected an array")
-        items = [_from_wire(item_tp, item, where, raft) for item in raw]
+        items = [item(one, where) for one in raw]
+        if not is_set:
+            return tuple(items)
         result = frozenset(items)
         if len(result) != len(items):
             raise SchemaError("bad_value", f"{where}: duplicate set members")
         return result
-    if origin is dict or tp is dict:
-        return _check_json_dict(raw, where)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _dataclass_from_wire(tp, raw, where)
-    raise SchemaError("bad_type", f"{where}: type {tp!r} cannot travel on the wire")
+
+    return from_wire
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Plan:
+    """A dataclass's fields, their types and its checks, worked out once."""
+
+    to_wire: tuple[tuple[str, Converter], ...]  # (field name, its converter)
+    from_wire: tuple[tuple[str, Converter], ...]
+    names: frozenset[str]
+    extra: typing.Callable[[Any], None] | None
+
+
+_PLANS: dict[type[Any], _Plan] = {}
+
+
+def _plan(cls: type[Any]) -> _Plan:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        raft = _is_raft_type(cls)
+        names = [f.name for f in dataclasses.fields(cls)]
+        plan = _Plan(
+            to_wire=tuple((n, _converter(hints[n], raft, outgoing=True)) for n in names),
+            from_wire=tuple((n, _converter(hints[n], raft, outgoing=False)) for n in names),
+            names=frozenset(names),
+            extra=_EXTRA_CHECKS.get(cls) if raft else None,
+        )
+        _PLANS[cls] = plan
+    return plan
+
+
+def _dataclass_to_wire(value: Any) -> dict[str, Any]:
+    plan = _plan(type(value))
+    body = {name: conv(getattr(value, name), name) for name, conv in plan.to_wire}
+    if plan.extra is not None:
+        plan.extra(value)
+    return body
 
 
 def _dataclass_from_wire(cls: type[Any], raw: Any, where: str) -> Any:
     if type(raw) is not dict:
         raise SchemaError("bad_type", f"{where}: expected a map for {cls.__name__}")
-    fields = dataclasses.fields(cls)
-    if set(raw) != {field.name for field in fields}:
+    plan = _plan(cls)
+    if raw.keys() != plan.names:
         raise SchemaError("bad_fields", f"{where}: fields of {cls.__name__} do not match")
-    raft = _is_raft_type(cls)
-    hints = _hints(cls)
-    kwargs = {
-        field.name: _from_wire(hints[field.name], raw[field.name], field.name, raft)
-        for field in fields
-    }
+    kwargs = {name: conv(raw[name], name) for name, conv in plan.from_wire}
     try:
         value = cls(**kwargs)
     except SchemaError:
         raise
     except (TypeError, ValueError) as exc:
         raise SchemaError("bad_value", f"{where}: {cls.__name__}: {exc}") from None
-    if raft and (extra := _EXTRA_CHECKS.get(cls)) is not None:
-        extra(value)
+    if plan.extra is not None:
+        plan.extra(value)
     return value
 
 
