@@ -13,8 +13,10 @@ Must never import Kivy or touch a widget: the screen does that with the
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -143,6 +145,28 @@ def explain(reason: str, message: str, request: EnrolRequest) -> EnrolOutcome:
     return EnrolOutcome(reason=reason, words=text, sites=sites, wait_s=wait_s)
 
 
+def address_problem(address: str, port: int) -> str | None:
+    """Why this device could not listen on ``address:port``, in words; None if it can.
+
+    Checked before asking the site: once enrolled, that address is where every
+    other device dials this one, so a port already taken would leave a device
+    the site knows but can never reach.
+    """
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # As ZeroMQ binds: a port left in TIME_WAIT by an earlier run is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((address, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return f"Port {port} is already in use on this terminal: type another port."
+        return (
+            f"This terminal cannot listen on {address}:{port} ({exc.strerror or exc}). "
+            "Choose another address or port."
+        )
+    return None
+
+
 def enrol_in_background(
     data_dir: Path, request: EnrolRequest, on_done: Callable[[EnrolOutcome], None]
 ) -> threading.Thread:
@@ -156,6 +180,10 @@ def enrol_in_background(
     """
 
     def work() -> None:
+        problem = address_problem(request.address, request.port)
+        if problem is not None:
+            on_done(EnrolOutcome(reason="address", words=problem))
+            return
         try:
             joined = join.join_site(
                 data_dir,

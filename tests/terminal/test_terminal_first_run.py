@@ -5,7 +5,8 @@ guest door is open), and so does a one-device decoy site: the terminal always
 meets several sites and the server picks one by touch (any other site this
 machine advertises on loopback only adds a name to that choice). On the
 set-up screen, at 1024x768: a wrong code is refused in words and everything
-typed stays; a code made on the leader, typed in lower case, enrols the
+typed stays (a port already taken on this device is refused before the
+site is asked); a code made on the leader, typed in lower case, enrols the
 terminal: it reaches the PIN pad, the leader lists it as a learner, and a
 server logs in on it with a PIN. The other refusals' words are checked without a
 window (a full lockout takes five wrong codes, each an mDNS browse).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -178,7 +180,14 @@ def test_a_new_terminal_enrols_with_a_managers_code_and_logs_in(
     app = terminal(data, "T", size=SIZE)
     app.wait("This terminal is not part of a site yet", timeout=60)
     assert app.find(id="enrol")["disabled"] is True  # nothing typed yet
-    for target in ({"id": "code"}, {"id": "name"}, {"id": "port"}, {"text": "127.0.0.1"}):
+    targets = (
+        {"id": "code"},
+        {"id": "name"},
+        {"id": "port"},
+        {"id": "enrol"},
+        {"text": "127.0.0.1"},
+    )
+    for target in targets:
         height = app.find(**target)["height"]
         assert height >= TOUCH_MIN_PX, (target, height)
     app.screenshot("1-empty")
@@ -187,21 +196,27 @@ def test_a_new_terminal_enrols_with_a_managers_code_and_logs_in(
     retype(app, keyboard, "code", WRONG_CODE, "7KQ2-M9XD")
     retype(app, keyboard, "name", NAME, NAME)
     app.tap("127.0.0.1")  # the sites advertise on loopback only
+    # First a port a node of the site already listens on: refused before asking the site.
+    taken = json.loads((site.data("n1") / "node.json").read_text())["bind"].rpartition(":")[2]
+    retype(app, keyboard, "port", taken, taken)
+    app.tap(id="enrol")
+    app.wait(f"Port {taken} is already in use on this terminal", contains=True, timeout=10)
+    app.screenshot("2-port-taken")
     retype(app, keyboard, "port", str(port), str(port))
-    app.screenshot("2-filled")
+    app.screenshot("3-filled")
 
     # Enrol: it looks for the site, and meets two; the server picks theirs.
     app.tap(id="enrol")
     app.wait("Looking for the site", contains=True, timeout=10)
-    app.screenshot("3-looking")
+    app.screenshot("4-looking")
     app.wait("Several sites answer", contains=True, timeout=JOIN_S)
     app.wait(decoy_name, timeout=5)
-    app.screenshot("4-several-sites")
+    app.screenshot("5-several-sites")
     app.tap(site_name)
 
     # The wrong code reaches the leader, is refused in words, and nothing typed is lost.
     app.wait("This code is not right", contains=True, timeout=JOIN_S)
-    app.screenshot("5-wrong-code")
+    app.screenshot("6-wrong-code")
     assert app.find(id="code")["text"] == "7KQ2-M9XD"
     assert app.find(id="name")["text"] == NAME
     assert app.find(id="port")["text"] == str(port)
@@ -216,7 +231,7 @@ def test_a_new_terminal_enrols_with_a_managers_code_and_logs_in(
     app.tap(id="enrol")
     app.wait("Looking for the site", contains=True, timeout=10)
     app.wait(id="pad", timeout=JOIN_S)
-    app.screenshot("6-joined")
+    app.screenshot("7-joined")
     assert (data / "node.json").exists()
 
     def learner() -> bool:
@@ -230,7 +245,7 @@ def test_a_new_terminal_enrols_with_a_managers_code_and_logs_in(
     ana = next(s.pin for s in site.logins if s.staff_id == "s-ana")
     login(app, ana)
     app.wait("Ana · server")  # the top bar: who is logged in on this terminal
-    app.screenshot("7-floor")
+    app.screenshot("8-floor")
 
 
 REQUEST = EnrolRequest(code="7KQ2-M9XD", name=NAME, address="127.0.0.1", port=7400)
