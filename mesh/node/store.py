@@ -37,6 +37,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -114,6 +115,21 @@ raft_snapshot: Table = SnapshotRow.__table__  # type: ignore[assignment]
 store_meta: Table = MetaRow.__table__  # type: ignore[assignment]
 
 _ONLY_ROW = 1
+
+# The statements of the write path, built once: SQLAlchemy then reuses their
+# compiled form instead of building and hashing a new statement per Ready.
+_DELETE_FROM = delete(raft_entries).where(raft_entries.c.idx >= bindparam("first"))
+_INSERT_ENTRY = insert(raft_entries)
+_PUT_HARD_STATE = (
+    insert(raft_hard_state)
+    .prefix_with("OR REPLACE")  # one row, replaced in one statement
+    .values(
+        id=_ONLY_ROW,
+        term=bindparam("term"),
+        vote=bindparam("vote"),
+        commit_index=bindparam("commit_index"),
+    )
+)
 
 
 class StoreCorrupt(Exception):
@@ -263,10 +279,11 @@ class SQLiteStorage(LogCache):
         return new
 
     def _sql_append(self, new: Sequence[Entry]) -> None:
-        # Whatever follows the first new index was overwritten by a new leader.
-        self._conn.execute(delete(raft_entries).where(raft_entries.c.idx >= new[0].index))
+        if new[0].index <= self.last_index():
+            # Whatever follows the first new index was overwritten by a new leader.
+            self._conn.execute(_DELETE_FROM, {"first": new[0].index})
         self._conn.execute(
-            insert(raft_entries),
+            _INSERT_ENTRY,
             [
                 {
                     "idx": e.index,
@@ -285,14 +302,9 @@ class SQLiteStorage(LogCache):
         self._entries.extend(new)
 
     def _sql_hard_state(self, hard_state: HardState) -> None:
-        self._conn.execute(delete(raft_hard_state))
         self._conn.execute(
-            insert(raft_hard_state).values(
-                id=_ONLY_ROW,
-                term=hard_state.term,
-                vote=hard_state.vote,
-                commit_index=hard_state.commit,
-            )
+            _PUT_HARD_STATE,
+            {"term": hard_state.term, "vote": hard_state.vote, "commit_index": hard_state.commit},
         )
 
     def append(self, entries: Sequence[Entry]) -> None:
