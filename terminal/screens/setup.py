@@ -69,6 +69,7 @@ class SetupScreen(TerminalScreen):
     status_tone = StringProperty("info")  # "info" (progress) or "error" (a refusal)
     name_filter = staticmethod(name_filter)
     default_port = str(joining.DEFAULT_PORT)
+    _holding: Any = None  # the lockout's countdown (a Clock event), while one runs
 
     def prepare(self, **kwargs: object) -> None:
         self.data_dir = str(self.app.data_dir)
@@ -176,6 +177,8 @@ class SetupScreen(TerminalScreen):
     def _hold(self, seconds: int) -> None:
         """Count down the site's lockout on the Enrol button: a tap before it ends is refused."""
         until = time.monotonic() + seconds
+        if self._holding is not None:  # refused again: the site's newer count is the one
+            self._holding.cancel()
 
         def tick(_dt: float) -> bool:
             left = max(0, int(until - time.monotonic() + 0.99))
@@ -183,7 +186,7 @@ class SetupScreen(TerminalScreen):
             return left > 0
 
         tick(0)
-        Clock.schedule_interval(tick, 0.5)
+        self._holding = Clock.schedule_interval(tick, 0.5)
 
     def quit(self) -> None:
         self.app.stop()
