@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # System packages the suite needs: a virtual screen for the Kivy windows, the
 # input library Kivy loads, GL for rendering, `ip` for network namespaces.
-SYSTEM_PACKAGES := xvfb xauth libmtdev1 libgl1-mesa-dri iproute2 postgresql
+SYSTEM_PACKAGES := xvfb xauth libmtdev1 libgl1-mesa-dri libxtst6 iproute2 postgresql
 export DEBIAN_FRONTEND := noninteractive
 
 .PHONY: all demo test lint typecheck pytest bench soak clean system-deps venv

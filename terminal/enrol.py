@@ -13,10 +13,8 @@ Must never import Kivy or touch a widget: the screen does that with the
 
 from __future__ import annotations
 
-import errno
 import logging
-import re
-import socket
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,8 +28,6 @@ ROLE = "terminal"
 DEFAULT_PORT = 7400
 CODE_CHARS = 8  # a manager's code: 8 letters and digits, shown as ABCD-EFGH
 CODE_GROUP = CODE_CHARS // 2
-_SITES_IN_MESSAGE = re.compile(r"\(([^)]*)\)")  # "several sites answer here (a, b): ..."
-_SECONDS_IN_MESSAGE = re.compile(r"(\d+)\s*s\b")  # "... try again in 42 s"
 
 
 def format_code(typed: str) -> str:
@@ -110,21 +106,35 @@ _WORDS = {
 }
 
 
-def explain(reason: str, message: str, request: EnrolRequest) -> EnrolOutcome:
-    """The refusal ``reason`` (``JoinRefused.code``) with its ``message``, for a server."""
+def explain(
+    reason: str,
+    message: str,
+    request: EnrolRequest,
+    *,
+    sites: tuple[str, ...] = (),
+    retry_in_s: float | None = None,
+) -> EnrolOutcome:
+    """The refusal ``reason`` (``JoinRefused.code``) with its ``message``, for a server.
+
+    ``sites`` (several sites answered) and ``retry_in_s`` (too many tries) are the
+    refusal's own facts, never read back out of its words.
+    """
     text: str | None = _WORDS.get(reason)
-    sites: tuple[str, ...] = ()
     wait_s = 0
     if reason == "several_sites":
-        found = _SITES_IN_MESSAGE.search(message)
-        sites = tuple(s.strip() for s in found.group(1).split(",") if s.strip()) if found else ()
-        if not sites:  # the list could not be read: the site's own words still say it
+        if not sites:  # no list to choose from: the site's own words still say it
             text = None
     elif reason == "rate_limited":
-        seconds = _SECONDS_IN_MESSAGE.search(message)
-        wait_s = int(seconds.group(1)) if seconds else 0
+        wait_s = math.ceil(retry_in_s) if retry_in_s else 0
         wait = f"{wait_s} s" if wait_s else "a minute"
         text = f"Too many wrong codes were tried. Wait {wait}, then tap Enrol again."
+    elif reason == "address_in_use":
+        text = f"Port {request.port} is already in use on this terminal: type another port."
+    elif reason == "bad_address":
+        text = (
+            f"This terminal cannot listen on {request.address}:{request.port} ({message}). "
+            "Choose another address or port."
+        )
     elif reason == "exists" and "already holds" not in message:
         text = (
             f"A device named {request.name} is already part of this site. "
@@ -142,29 +152,9 @@ def explain(reason: str, message: str, request: EnrolRequest) -> EnrolOutcome:
         )
     if text is None:
         text = (message[:1].upper() + message[1:]) if message else f"Not enrolled ({reason})."
-    return EnrolOutcome(reason=reason, words=text, sites=sites, wait_s=wait_s)
-
-
-def address_problem(address: str, port: int) -> str | None:
-    """Why this device could not listen on ``address:port``, in words; None if it can.
-
-    Checked before asking the site: once enrolled, that address is where every
-    other device dials this one, so a port already taken would leave a device
-    the site knows but can never reach.
-    """
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            # As ZeroMQ binds: a port left in TIME_WAIT by an earlier run is free.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((address, port))
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            return f"Port {port} is already in use on this terminal: type another port."
-        return (
-            f"This terminal cannot listen on {address}:{port} ({exc.strerror or exc}). "
-            "Choose another address or port."
-        )
-    return None
+    return EnrolOutcome(
+        reason=reason, words=text, sites=sites if reason == "several_sites" else (), wait_s=wait_s
+    )
 
 
 def enrol_in_background(
@@ -180,10 +170,6 @@ def enrol_in_background(
     """
 
     def work() -> None:
-        problem = address_problem(request.address, request.port)
-        if problem is not None:
-            on_done(EnrolOutcome(reason="address", words=problem))
-            return
         try:
             joined = join.join_site(
                 data_dir,
@@ -196,7 +182,13 @@ def enrol_in_background(
             outcome = EnrolOutcome(joined=joined)
         except join.JoinRefused as refused:
             log.warning("enrolment refused: %s (%s)", refused.code, refused)
-            outcome = explain(refused.code, str(refused), request)
+            outcome = explain(
+                refused.code,
+                str(refused),
+                request,
+                sites=refused.sites,
+                retry_in_s=refused.retry_in_s,
+            )
         except Exception as exc:  # zeroconf or a socket on that address: say it, keep the screen
             log.exception("enrolment failed")
             outcome = EnrolOutcome(

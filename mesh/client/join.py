@@ -22,12 +22,23 @@ ROLES = cfg.ROLES
 
 class JoinRefused(Exception):
     """The device did not join. ``code`` names why (``wrong_code``, ``used_code``,
-    ``expired_code``, ``exists``, ``rate_limited``, ``no_site``, ``no_answer``,
-    ``malformed_code``, ``invalid``, ...); the message says it in words for the screen."""
+    ``expired_code``, ``exists``, ``rate_limited``, ``no_site``, ``several_sites``,
+    ``no_answer``, ``malformed_code``, ``invalid``, ``address_in_use``,
+    ``bad_address``, ...); the message says it in words. With ``several_sites``,
+    ``sites`` lists them; with ``rate_limited``, ``retry_in_s`` says how long to wait."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        sites: tuple[str, ...] = (),
+        retry_in_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.sites = sites
+        self.retry_in_s = retry_in_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,5 +92,11 @@ def join_site(
             )
         )
     except _join.JoinError as exc:
-        raise JoinRefused(exc.code, str(exc)) from None
+        retry = exc.extra.get("retry_in_s")
+        raise JoinRefused(
+            exc.code,
+            str(exc),
+            sites=tuple(str(s) for s in exc.extra.get("sites", ())),
+            retry_in_s=float(retry) if isinstance(retry, int | float) else None,
+        ) from None
     return JoinedSite(site=joined.site, node=joined.node, prefix=joined.prefix)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mesh.net.addresses import bind_problem
 from mesh.net.discovery import PeerSeen, browse_sites
 from mesh.net.guest import GuestDoorError, ask
 from mesh.net.keys import load_or_create_keypair
@@ -68,7 +69,9 @@ def _pick_site(found: list[tuple[str, PeerSeen]], site: str | None) -> str:
         )
     if len(sites) > 1:
         raise JoinError(
-            "several_sites", f"several sites answer here ({', '.join(sites)}): name the site"
+            "several_sites",
+            f"several sites answer here ({', '.join(sites)}): name the site",
+            sites=sites,
         )
     return sites[0]
 
@@ -99,7 +102,16 @@ async def join_site(
         raise JoinError("invalid", f"role must be one of {', '.join(cfg.ROLES)}")
     if not bind.startswith("tcp://") or "*" in bind or bind.startswith("tcp://0.0.0.0"):
         raise JoinError("invalid", "bind must be tcp://ADDRESS:PORT with this device's LAN address")
-    host = bind.removeprefix("tcp://").rpartition(":")[0]
+    host, _, port = bind.removeprefix("tcp://").rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise JoinError("invalid", "bind must end with a port number (1-65535)")
+    # Checked before the code is spent: once enrolled, every device dials this
+    # address, so a device that cannot listen there would be known but unreachable.
+    problem = bind_problem(host, int(port))
+    if problem == "in_use":
+        raise JoinError("address_in_use", f"port {port} is already in use on this device")
+    if problem is not None:
+        raise JoinError("bad_address", f"this device cannot listen on {host}:{port} ({problem})")
     keys = load_or_create_keypair(data_dir / cfg.KEYS_DIR)
     found = await browse_sites(interfaces=interfaces or [host], seconds=browse_s)
     chosen = _pick_site(found, site)

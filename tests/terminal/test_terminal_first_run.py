@@ -262,11 +262,21 @@ def test_the_code_field_shows_what_the_manager_sees() -> None:
 def test_refusals_say_what_to_do_next() -> None:
     # The messages as the site sends them (mesh.node.join, mesh.node.admission).
     several = explain(
-        "several_sites", "several sites answer here (cafe-1, grill): name the site", REQUEST
+        "several_sites",
+        "several sites answer here (cafe-1, grill): name the site",
+        REQUEST,
+        sites=("cafe-1", "grill"),
     )
     assert several.sites == ("cafe-1", "grill") and "Tap yours" in several.words
-    locked = explain("rate_limited", "too many wrong enrolment codes: try again in 42 s", REQUEST)
+    locked = explain(
+        "rate_limited",
+        "too many wrong enrolment codes: try again in 42 s",
+        REQUEST,
+        retry_in_s=41.2,
+    )
     assert locked.wait_s == 42 and "Wait 42 s" in locked.words
+    in_use = explain("address_in_use", "port 7400 is already in use on this device", REQUEST)
+    assert f"Port {REQUEST.port} is already in use" in in_use.words
     taken = explain("exists", f"a device named {NAME} is already enrolled", REQUEST)
     assert f"named {NAME} is already part of this site" in taken.words
     for code, words in [
