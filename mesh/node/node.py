@@ -908,7 +908,14 @@ class Node:
             voters = r.status().conf.voters
             heard = sum(1 for v in voters if v == self.node_id or self._mutual(v))
             return heard >= len(voters) // 2 + 1
-        return r.leader is not None and r.leader != self.node_id and self._mutual(r.leader)
+        leader = r.leader
+        if leader is None or leader == self.node_id or not self._mutual(leader):
+            return False
+        # And the leader itself must still lead a quorum: a leader cut off with us
+        # in a minority keeps gossiping to us until CheckQuorum makes it step down,
+        # and a learner never campaigns, so it would keep trusting it for good.
+        seen = self._peer_status[leader].status  # _mutual: recent gossip exists
+        return seen.role == Role.LEADER.value and seen.dot != "cut_off"
 
     def _mutual(self, peer: str) -> bool:
         if not self._recent(peer):

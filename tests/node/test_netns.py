@@ -59,3 +59,30 @@ def test_mdns_finds_peers_and_a_cut_link_splits_then_heals(
     cluster.converged(timeout=60)
     lines = cluster.client(leader).checks(check=check)["check"]["lines"]
     assert [line["item"] for line in lines].count("soda") == 1
+
+
+def test_a_learner_left_alone_with_a_deposed_leader_says_it_is_cut_off(
+    tmp_path: Path, reaper: ProcessReaper, netns_lab: Callable[[int], NetnsLab]
+) -> None:
+    # Found by the fault soak (seeds 5037, 5041, 5043): a learner never campaigns,
+    # so it kept the old leader as its leader; that leader, cut off from the other
+    # voters, still gossiped to it, and the learner's dot stayed "in quorum".
+    lab = netns_lab(4)
+    cluster = NetnsCluster(tmp_path / "s", reaper, lab)  # 3 voters and the learner n4
+    cluster.start()
+    leader = cluster.leader(timeout=30)
+    assert "n4" in cluster.status(leader)["learners"]
+    wait_for("n4 to be in quorum", lambda: cluster.status("n4")["in_quorum"], 30)
+    others = [n for n in cluster.names if n not in {leader, "n4"}]
+    for name in others:  # the leader and the learner stay together, the voters go
+        cluster.lab.cut(cluster.hosts[name])
+
+    def cut_off(name: str) -> bool:
+        st = cluster.status(name)
+        return st["dot"] == "cut_off" and not st["in_quorum"]
+
+    wait_for("the deposed leader to say cut off", lambda: cut_off(leader), 15)
+    wait_for("the learner to say cut off", lambda: cut_off("n4"), 15)
+    for name in others:
+        cluster.lab.restore(cluster.hosts[name])
+    wait_for("n4 back in quorum", lambda: cluster.status("n4")["in_quorum"], 30)
