@@ -35,15 +35,13 @@ import zmq
 import zmq.asyncio
 from zmq.utils import z85
 
-from mesh.net import constants, schema
+from mesh.net import constants, schema, zap
 from mesh.net.counters import Counters
 from mesh.net.keys import KeyPair, is_z85_key
 from mesh.net.schema import GuestAnswer, GuestEnrol, SchemaError
 
 logger = logging.getLogger("mesh.net.guest")
 
-_ZAP_ENDPOINT = "inproc://zeromq.zap.01"  # fixed by the ZAP specification (RFC 27)
-_ZAP_VERSION = b"1.0"
 _CURVE_OVERHEAD_SLACK = 1024  # bytes; > CURVE's command name, nonce and MAC per message
 
 Handler = Callable[[GuestEnrol, str], Awaitable[GuestAnswer]]
@@ -114,8 +112,8 @@ class GuestDoor:
             # unchecked (and uncounted).
             self._zap = self._ctx.socket(zmq.REP)
             self._zap.linger = 0
-            self._zap.bind(_ZAP_ENDPOINT)
-            self._spawn(self._serve_zap(), "mesh.net.guest.zap")
+            self._zap.bind(zap.ENDPOINT)
+            self._spawn(zap.serve(self._zap, self._judge, logger), "mesh.net.guest.zap")
             router = self._ctx.socket(zmq.ROUTER)
             self._router = router
             router.linger = 0
@@ -163,37 +161,23 @@ class GuestDoor:
 
     # --- ZAP: any CURVE key, at a bounded rate -------------------------------------
 
-    async def _serve_zap(self) -> None:
-        assert self._zap is not None
-        while True:
-            request = await self._zap.recv_multipart()
-            try:
-                reply = self._judge(request)
-            except Exception:
-                logger.exception("guest ZAP handler failed; refusing the connection")
-                request_id = request[1] if len(request) > 1 else b""
-                reply = [_ZAP_VERSION, request_id, b"500", b"internal error", b"", b""]
-            await self._zap.send_multipart(reply)
-
     def _judge(self, request: list[bytes]) -> list[bytes]:
         if len(request) < 6:
-            request_id = request[1] if len(request) > 1 else b""
-            return [_ZAP_VERSION, request_id, b"500", b"malformed ZAP request", b"", b""]
+            return zap.reply(zap.request_id_of(request), b"500", b"malformed ZAP request")
         version, request_id, domain, address, _identity, mechanism, *credentials = request
         if (
-            version != _ZAP_VERSION
+            version != zap.VERSION
             or mechanism != b"CURVE"
             or len(credentials) != 1
             or domain != constants.GUEST_ZAP_DOMAIN.encode("ascii")
         ):
             self._counters.drop("guest.zap.refused.mechanism", f"from {address!r}")
-            return [_ZAP_VERSION, request_id, b"400", b"CURVE required", b"", b""]
+            return zap.reply(request_id, b"400", b"CURVE required")
         if not self._handshakes.take():
             self._counters.drop("guest.zap.refused.rate", f"from {address!r}")
-            return [_ZAP_VERSION, request_id, b"400", b"too many guests", b"", b""]
+            return zap.reply(request_id, b"400", b"too many guests")
         self._counters.inc("guest.zap.admitted")
-        public_key = z85.encode(credentials[0])
-        return [_ZAP_VERSION, request_id, b"200", b"OK", public_key, b""]
+        return zap.reply(request_id, b"200", b"OK", z85.encode(credentials[0]))
 
     # --- requests -----------------------------------------------------------------
 

@@ -35,15 +35,13 @@ import zmq.asyncio
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
-from mesh.net import constants, schema
+from mesh.net import constants, schema, zap
 from mesh.net.counters import Counters
 from mesh.net.keys import KeyPair, is_z85_key
 from mesh.net.schema import SchemaError, WireMessage
 
 logger = logging.getLogger("mesh.net.transport")
 
-_ZAP_ENDPOINT = "inproc://zeromq.zap.01"  # fixed by the ZAP specification (RFC 27)
-_ZAP_VERSION = b"1.0"
 _CURVE_OVERHEAD_SLACK = 1024  # bytes; > CURVE's command name, nonce and MAC per message
 _monitor_ids = itertools.count()
 _YIELD_EVERY = 16  # messages taken from a full queue before recv() lets other tasks run
@@ -152,8 +150,10 @@ class Transport:
             # a ZAP handler libzmq would let any valid CURVE client in.
             self._zap = self._ctx.socket(zmq.REP)
             self._zap.linger = 0
-            self._zap.bind(_ZAP_ENDPOINT)
-            self._zap_task = asyncio.create_task(self._serve_zap(), name="mesh.net.zap")
+            self._zap.bind(zap.ENDPOINT)
+            self._zap_task = asyncio.create_task(
+                zap.serve(self._zap, self._judge, logger), name="mesh.net.zap"
+            )
             self._router = self._ctx.socket(zmq.ROUTER)
             self._configure_common(self._router)
             self._router.curve_server = True
@@ -220,35 +220,21 @@ class Transport:
         """
         self._node_by_key = _allowlist(allowed_keys)
 
-    async def _serve_zap(self) -> None:
-        assert self._zap is not None
-        while True:
-            request = await self._zap.recv_multipart()
-            try:
-                reply = self._judge(request)
-            except Exception:
-                # Never leave libzmq waiting: a handshake without a reply hangs.
-                logger.exception("ZAP handler failed; refusing the connection")
-                request_id = request[1] if len(request) > 1 else b""
-                reply = [_ZAP_VERSION, request_id, b"500", b"internal error", b"", b""]
-            await self._zap.send_multipart(reply)
-
     def _judge(self, request: list[bytes]) -> list[bytes]:
         """Answer one ZAP request: 200 with the key as User-Id, or 400."""
         if len(request) < 6:
-            request_id = request[1] if len(request) > 1 else b""
-            return [_ZAP_VERSION, request_id, b"500", b"malformed ZAP request", b"", b""]
+            return zap.reply(zap.request_id_of(request), b"500", b"malformed ZAP request")
         version, request_id, domain, address, _identity, mechanism, *credentials = request
-        if version != _ZAP_VERSION or mechanism != b"CURVE" or len(credentials) != 1:
+        if version != zap.VERSION or mechanism != b"CURVE" or len(credentials) != 1:
             self._counters.drop("zap.refused.mechanism", f"from {address!r}")
-            return [_ZAP_VERSION, request_id, b"400", b"CURVE required", b"", b""]
+            return zap.reply(request_id, b"400", b"CURVE required")
         public_key = z85.encode(credentials[0]).decode("ascii")
         node_id = self._node_by_key.get(public_key)
         if node_id is None or domain != constants.ZAP_DOMAIN.encode("ascii"):
             self._counters.drop("zap.refused.key", f"key {public_key} from {address!r}")
-            return [_ZAP_VERSION, request_id, b"400", b"key not enrolled", b"", b""]
+            return zap.reply(request_id, b"400", b"key not enrolled")
         self._counters.inc("zap.accepted")
-        return [_ZAP_VERSION, request_id, b"200", b"OK", public_key.encode("ascii"), b""]
+        return zap.reply(request_id, b"200", b"OK", public_key.encode("ascii"))
 
     # --- peers ----------------------------------------------------------------
 
