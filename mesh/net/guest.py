@@ -29,7 +29,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import zmq
 import zmq.asyncio
@@ -282,10 +281,3 @@ async def ask(
         with contextlib.suppress(zmq.ZMQError):
             sock.close(linger=0)
         ctx.term()
-
-
-def answer_dict(answer: GuestAnswer) -> dict[str, Any]:
-    """The answer as the JSON the ``ctl``-style replies use (``ok`` / ``error`` / ``leader``)."""
-    if answer.ok:
-        return {"ok": True, **(answer.result or {})}
-    return {"ok": False, "error": dict(answer.error or {}), "leader": answer.leader}
