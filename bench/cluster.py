@@ -4,7 +4,9 @@ Prints, in one run on this machine:
 - the physical floor: fsync latency of a small write, and a loopback round trip;
 - 1 client committing sequentially (3 nodes), through the leader and through a follower;
 - 64 concurrent clients (3 and 5 nodes): commands/s and latency p50/p99;
-- dinner rush on 5 nodes: 20 clients at 1 command/s each: latency p50/p99;
+- dinner rush on 5 nodes: 20 terminals at 1 command/s each, and 10x (200 terminals),
+  each serving tables with an evening's command mix (open, order with modifiers,
+  fire, dessert, fire, pay, close): commands/s and latency p50/p99;
 - failover on 5 nodes: kill -9 of the leader to the next acknowledged write (median, p99);
 - cold start of a fresh site (every node ready, a leader elected), 3 and 5 nodes;
 - each node's RSS before and after 5,000 (full: 100,000) more commands on 5 nodes.
@@ -210,6 +212,59 @@ class Client:
         return elapsed, ok
 
 
+class TableClient:
+    """One terminal serving tables: the command mix of an evening, every command timed.
+
+    A table's life: open the check, order (starters, mains with their modifiers,
+    drinks), fire, order dessert, fire again, pay cash and close; then the next table.
+    """
+
+    ORDERS = (
+        [{"item": "wings", "qty": 1, "modifiers": ["mod-noonion"]}, {"item": "ipa", "qty": 2}],
+        [{"item": "ribeye", "qty": 1, "modifiers": ["mod-mrare"]}, {"item": "fries", "qty": 1}],
+        [{"item": "salmon", "qty": 1}, {"item": "greens", "qty": 1}, {"item": "wine", "qty": 1}],
+        [{"item": "burger", "qty": 2, "note": "no pickles"}, {"item": "soda", "qty": 2}],
+    )
+    DESSERT = [{"item": "cake", "qty": 1}, {"item": "sundae", "qty": 1}]
+
+    def __init__(self, site: Site, via: str, seed: int) -> None:
+        self.conn = ControlConnection(site.sock(via), timeout=15)
+        self.rng = random.Random(seed)
+        self.plan: list[dict[str, Any]] = []
+        self.check = ""
+
+    def _next(self) -> dict[str, Any]:
+        if not self.plan:
+            table = str(self.rng.randint(1, 40))
+            self.plan = [{"type": "open_check", "by": "s-ana", "table": table, "guests": 2,
+                          "server": "s-ana"}]  # fmt: skip
+            for items in self.rng.sample(self.ORDERS, 2):
+                self.plan.append({"type": "add_items", "by": "s-ana", "items": items})
+            self.plan += [
+                {"type": "fire", "by": "s-ana"},
+                {"type": "add_items", "by": "s-ana", "items": self.DESSERT},
+                {"type": "fire", "by": "s-ana"},
+                {"type": "pay", "by": "s-ana", "tender": "cash", "tip": 200},
+                {"type": "close_check", "by": "s-ana"},
+            ]
+        command = {**self.plan.pop(0), "id": uuid.uuid4().hex[:16]}
+        if command["type"] != "open_check":
+            command["check"] = self.check
+        return command
+
+    def step(self) -> tuple[float, bool]:
+        command = self._next()
+        start = time.perf_counter()
+        reply = self.conn.request({"op": "submit", "command": command})
+        elapsed = time.perf_counter() - start
+        ok = bool(reply.get("ok"))
+        if ok and command["type"] == "open_check":
+            self.check = reply["outcome"]["check"]
+        elif not ok:
+            self.plan = []  # start a new table: this one's state is unknown
+        return elapsed, ok
+
+
 def sequential(site: Site, via: str, count: int) -> list[float]:
     c = Client(site, via)
     for _ in range(20):
@@ -223,10 +278,17 @@ def sequential(site: Site, via: str, count: int) -> list[float]:
     return lat
 
 
-def concurrent(site: Site, clients: int, seconds: float, rate: float | None) -> dict[str, Any]:
-    """``clients`` threads spread over the nodes; ``rate`` commands/s each (None: flat out)."""
+def concurrent(
+    site: Site, clients: int, seconds: float, rate: float | None, *, mix: bool = False
+) -> dict[str, Any]:
+    """``clients`` threads spread over the nodes; ``rate`` commands/s each (None: flat out).
+
+    ``mix``: each client serves tables (``TableClient``), else it adds items (``Client``).
+    """
     vias = [site.names[i % len(site.names)] for i in range(clients)]
-    made = [Client(site, v) for v in vias]
+    made: list[Client | TableClient] = [
+        TableClient(site, v, i) if mix else Client(site, v) for i, v in enumerate(vias)
+    ]
     lat: list[list[float]] = [[] for _ in made]
     stop = time.perf_counter() + seconds
     errors = [0]
@@ -239,7 +301,7 @@ def concurrent(site: Site, clients: int, seconds: float, rate: float | None) -> 
             if rate:
                 time.sleep(max(0.0, next_at - time.perf_counter()))
                 next_at += 1 / rate
-            dt, ok = c.add()
+            dt, ok = c.step() if isinstance(c, TableClient) else c.add()
             if ok:
                 lat[i].append(dt)
             else:
@@ -387,12 +449,17 @@ def main() -> int:
                 f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors']}"
             )
             if nodes == 5:
-                r = concurrent(site, 20, 10 if q else 60, 1.0)
-                results["5n_dinner_rush"] = r
-                print(
-                    f"5 nodes, dinner rush (20 clients x 1/s): p50 {r['p50_ms']} ms, "
-                    f"p99 {r['p99_ms']} ms, errors {r['errors']}"
-                )
+                for key, clients, label in (
+                    ("5n_dinner_rush", 20, "dinner rush (20 terminals x 1 command/s)"),
+                    ("5n_dinner_rush_10x", 200, "10x dinner rush (200 terminals x 1 command/s)"),
+                ):
+                    r = concurrent(site, clients, 10 if q else 60, 1.0, mix=True)
+                    results[key] = r
+                    print(
+                        f"5 nodes, {label}, a table's command mix: {r['commands_per_s']} "
+                        f"commands/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+                        f"errors {r['errors']}"
+                    )
                 mem = memory_after(site, 5_000 if q else 100_000)
                 results["5n_memory"] = mem
                 each = ", ".join(
