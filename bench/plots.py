@@ -133,7 +133,8 @@ def cluster_rush_cdf(cluster: dict[str, Any], out: Path) -> Path | None:
     series = [
         (key, label)
         for key, label in (
-            ("5n_dinner_rush", "5 nodes, dinner rush (20 clients x 1/s)"),
+            ("5n_dinner_rush", "5 nodes, dinner rush (20 terminals x 1/s, table mix)"),
+            ("5n_dinner_rush_10x", "5 nodes, 10x dinner rush (200 terminals x 1/s)"),
             ("3n_64clients", "3 nodes, 64 clients flat out"),
             ("5n_64clients", "5 nodes, 64 clients flat out"),
         )
