@@ -154,6 +154,10 @@ class Admission:
             return self._refused("invalid", "role or public key is not valid")
         if address and not address.startswith("tcp://"):
             return self._refused("invalid", "address must be tcp://host:port")
+        if r.roster.enrolled_with(name, public_key):
+            # This very device (its key) asks again: its answer was lost on the way
+            # (a timeout, a new leader). Answer it again rather than "exists".
+            return self._welcome(name, r.roster.enrolled[name].get("prefix", ""))
         if name == node.node_id or name in node.enrolled():
             return self._refused("exists", f"a device named {name} is already enrolled")
         site = node.config.site
@@ -199,6 +203,12 @@ class Admission:
         self.counts["enrol.accepted"] += 1
         self.lockout.record(True, time.monotonic())
         log.warning("device enrolled", extra={"peer": name, "role": role, "prefix": prefix})
+        return self._welcome(name, prefix)
+
+    def _welcome(self, name: str, prefix: str) -> dict[str, Any]:
+        """What an enrolled device needs to join: the site, its prefix, every device."""
+        node = self._node
+        assert node.keys is not None and node.transport is not None
         peers = {
             peer: {"address": p.address, "public_key": p.public_key, "role": p.role}
             for peer, p in node.enrolled().items()
@@ -209,7 +219,13 @@ class Admission:
             "public_key": node.keys.public,
             "role": node.config.role,
         }
-        return {"ok": True, "node": name, "site": site, "prefix": prefix, "peers": peers}
+        return {
+            "ok": True,
+            "node": name,
+            "site": node.config.site,
+            "prefix": prefix,
+            "peers": peers,
+        }
 
     async def on_guest(self, request: GuestEnrol, device_key: str) -> GuestAnswer:
         """The guest door's handler: a device that is not enrolled yet asks to join."""

@@ -26,7 +26,7 @@ import pytest
 from mesh.client.api import ClientError
 from mesh.net.keys import load_or_create_keypair
 from mesh.node import config as cfg
-from mesh.node.site_setup import prefix_for, prepare_joining_device
+from mesh.node.site_setup import prepare_joining_device
 from tests.support.cluster import Cluster, wait_for
 from tests.support.ports import free_port
 from tests.support.procs import ProcessReaper
@@ -297,7 +297,10 @@ def test_a_device_enrols_with_a_one_time_code_and_joins_as_a_learner(
     assert set(joined["peers"]) == set(cluster.names) and joined["site"] == "test"
     other_key = load_or_create_keypair(tmp_path / "other" / cfg.KEYS_DIR).public
     assert enrol(code, node="n5", key=other_key)["error"]["code"] == "used_code"
-    assert enrol(lc.call("enrol_code")["code"])["error"]["code"] == "exists"  # n4 is enrolled
+    again = enrol(lc.call("enrol_code")["code"])  # n4 itself asks again: the same answer
+    assert again["ok"] and again["prefix"] == joined["prefix"], again
+    taken = enrol(lc.call("enrol_code")["code"], key=other_key)  # another key, n4's name
+    assert taken["error"]["code"] == "exists"
     short = lc.call("enrol_code", ttl_s=0.3)["code"]
     time.sleep(0.6)
     assert enrol(short, node="n5", key=other_key)["error"]["code"] == "expired_code"
@@ -326,7 +329,7 @@ def test_a_device_enrols_with_a_one_time_code_and_joins_as_a_learner(
         node=new,
         role="kds",
         bind=address,
-        device_prefix=prefix_for(len(cluster.names) + 1),
+        device_prefix=joined["prefix"],
         peers=peers,
     )
     assert written == public
@@ -382,7 +385,7 @@ def enrol_new_device(cluster: Cluster, leader: str, name: str, role: str = "term
         node=name,
         role=role,
         bind=address,
-        device_prefix=prefix_for(len(cluster.names) + 1),
+        device_prefix=joined["prefix"],
         peers=peers,
     )
     cluster.names.append(name)
