@@ -42,6 +42,7 @@ from kitchen.settings import KitchenSettings
 
 Reply = dict[str, Any]
 HERE = Path(__file__).parent
+BACKGROUND = (0.04, 0.04, 0.05, 1)  # the window's clear colour, behind every screen
 STALE_S = 3.0  # no answer from the feed for this long: say so, never show old tickets silently
 MESSAGE_S = 6.0
 DOT_TEXT = {
@@ -110,6 +111,7 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
 
     # -- life --------------------------------------------------------------------------
     def build(self) -> KitchenShell:
+        Window.clearcolor = BACKGROUND
         load_kv(str(HERE / "shell.kv"))
         load_kv(str(HERE / "widgets.kv"))
         shell = KitchenShell()

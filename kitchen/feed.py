@@ -26,6 +26,11 @@ from kitchen.model import Catalog, TicketView, clock_offset_ms, recallable, tick
 
 Reply = dict[str, Any]
 POLL_S = 0.5  # how stale "cut off" may be on screen, at most
+# While changes keep arriving the node is plainly applying the site's log, so its status
+# (the dot) is refreshed this seldom: each status call makes the node hash its whole
+# ledger again (a new index each time in a rush), on the thread the UI shares the
+# interpreter with. When changes stop, the timed passes ask every POLL_S again.
+STATUS_WHILE_APPLYING_S = 2.0
 STOP_JOIN_S = 5.0
 
 
@@ -150,9 +155,9 @@ class Feed:
     def _pass(self, woke: bool, last_applied: int | None) -> Snapshot:
         now = time.monotonic()
         status = self._status
-        # A change just applied means the node is alive: draw it first, and leave the
-        # status (one more hop onto the node's loop) to the next timed pass.
-        if status is None or not woke or now - self._status_at >= self._poll_s:
+        # A change just applied means the node is alive and in touch with the site: draw
+        # it first, and leave the status to the timed passes (or a rare refresh).
+        if status is None or not woke or now - self._status_at >= STATUS_WHILE_APPLYING_S:
             status = self.client.call("status")
             if not status.get("ok"):
                 self._status = None
