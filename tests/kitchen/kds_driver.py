@@ -13,6 +13,7 @@ Kivy and the node log to stderr; the original stdout is kept for the protocol.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -53,6 +54,14 @@ def main() -> int:
 
     node = EmbeddedNode(args.data)
     client = node.start()
+    calls: collections.Counter[str] = collections.Counter()  # the app's calls to its node
+    plain_call = client.call
+
+    def counted_call(op: str, **call_args: Any) -> Any:
+        calls[op] += 1
+        return plain_call(op, **call_args)
+
+    client.call = counted_call  # type: ignore[method-assign]
     app = KitchenApp(client, settings, choose_station(args.station, settings, client.status()))
     applied: list[tuple[int, float]] = []  # (applied index, wall time) as the node reports
     client.watch(lambda index: applied.append((index, time.time())))
@@ -103,6 +112,18 @@ def main() -> int:
 
     Window.bind(on_flip=on_flip, on_draw=on_draw)
     Window.bind(on_flip=on_flip_perf)
+    # Every frame the window shows: when its buffer swap ended, and how long the swap took
+    # (under Xvfb the swap is the software render and the copy to the X server).
+    frames: list[tuple[float, float]] = []
+    plain_flip = Window.flip
+
+    def timed_flip() -> None:
+        started = time.perf_counter()
+        plain_flip()
+        frames.append((time.time(), (time.perf_counter() - started) * 1000))
+        del frames[:-20000]
+
+    Window.flip = timed_flip
 
     def tap(widget: Any) -> None:
         x, y = widget.to_window(*widget.center)
@@ -244,11 +265,35 @@ def main() -> int:
                     queued_ms=list(perf["queued_ms"]),
                     pass_ms=list(perf["pass_ms"]),
                     applied=applied[-5000:],
+                    frames=list(frames),
+                    # CPU used so far by the UI thread (this handler runs on it) and the
+                    # whole process: unlike wall times, barely moved by other load.
+                    calls=dict(calls),
+                    ui_cpu_s=time.thread_time(),
+                    process_cpu_s=time.process_time(),
                 )
                 if req.get("reset"):
                     perf["redraw_ms"].clear()
                     perf["queued_ms"].clear()
                     perf["pass_ms"].clear()
+            elif cmd == "frame_cost":
+                # Draw the same window ``frames`` times, one a frame, nothing else changing:
+                # the CPU this process spends per frame (render and swap included).
+                left = [int(req.get("frames", 20))]
+                cpu0, first = time.process_time(), len(frames)
+
+                def step(_dt: float) -> bool:
+                    if left[0] == 0:
+                        drawn = frames[first:]
+                        cpu_ms = (time.process_time() - cpu0) * 1000
+                        reply(seq, ok=True, cpu_ms_per_frame=cpu_ms / max(1, len(drawn)),
+                              flip_ms=[ms for _, ms in drawn])  # fmt: skip
+                        return False
+                    left[0] -= 1
+                    Window.canvas.ask_update()
+                    return True
+
+                Clock.schedule_interval(step, 0)
             elif cmd == "quit":
                 reply(seq, ok=True)
                 app.stop()
