@@ -42,7 +42,10 @@ from kitchen.settings import KitchenSettings
 
 Reply = dict[str, Any]
 HERE = Path(__file__).parent
-BACKGROUND = (0.04, 0.04, 0.05, 1)  # the window's clear colour, behind every screen
+# The window is cleared to the cards' grey, free of charge, so that the rail (most
+# frames) paints only the thin dark gaps between its columns; every other screen and the
+# frame around them paint the dark background themselves (see shell.kv).
+CARD_GREY = (0.11, 0.11, 0.12, 1)
 STALE_S = 3.0  # no answer from the feed for this long: say so, never show old tickets silently
 MESSAGE_S = 6.0
 DOT_TEXT = {
@@ -111,7 +114,7 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
 
     # -- life --------------------------------------------------------------------------
     def build(self) -> KitchenShell:
-        Window.clearcolor = BACKGROUND
+        Window.clearcolor = CARD_GREY
         load_kv(str(HERE / "shell.kv"))
         load_kv(str(HERE / "widgets.kv"))
         shell = KitchenShell()

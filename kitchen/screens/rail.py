@@ -5,11 +5,18 @@ drawn twice and a change redraws only its own card. A new ticket's card is
 built at once when it lands on the visible page; the others are built a few per
 frame in the background, so 60 open tickets never stall a frame. Cards of
 bumped tickets go to a pool and are re-filled for the next ones.
+
+Cards draw no background: the window is cleared to their grey, and the rail
+paints only the dark gaps between the columns (and right of the last one), so a
+frame fills a few thin strips instead of the whole page twice.
 """
 
 from __future__ import annotations
 
+from itertools import zip_longest
+
 from kivy.clock import Clock
+from kivy.graphics import Color, Rectangle
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
@@ -19,6 +26,7 @@ from kitchen.widgets import TicketCard
 
 load_kv(__file__)
 
+BACKGROUND = (0.04, 0.04, 0.05, 1)  # between the columns, as behind every other screen
 BUILD_PER_FRAME = 4  # off-page cards made per frame: a few ms each on a slow tablet
 POOL_MAX = 40
 
@@ -41,7 +49,11 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         self._pool: list[TicketCard] = []
         self._shown: list[TicketCard] = []
         self._build_event = Clock.create_trigger(self._build_some, 0)
-        self.ids.cards.bind(size=lambda *_: self._relayout())
+        box = self.ids.cards
+        with box.canvas.before:
+            Color(*BACKGROUND)
+        self._dark: list[Rectangle] = []
+        box.bind(size=lambda *_: self._relayout(), pos=lambda *_: self._paint_gaps())
         self.bind(card_width=lambda *_: self._relayout())
 
     # -- what the app calls -------------------------------------------------------
@@ -144,3 +156,23 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
                     card.parent.remove_widget(card)
                 box.add_widget(card)
             self._shown = wanted
+        self._paint_gaps()
+
+    def _paint_gaps(self) -> None:
+        """Dark strips where the box lays out no card: between columns, right of the last."""
+        box = self.ids.get("cards")
+        if box is None:
+            return
+        spacing = box.spacing if isinstance(box.spacing, int | float) else box.spacing[0]
+        cols, shown = max(1, int(self.columns)), len(self._shown)
+        width = (box.width - spacing * (cols - 1)) / cols
+        strips = [(box.x + (i + 1) * width + i * spacing, spacing) for i in range(shown - 1)]
+        end = box.x + shown * width + max(0, shown - 1) * spacing  # the last card's right edge
+        if box.right - end > 0.5:
+            strips.append((end, box.right - end))
+        while len(self._dark) < len(strips):
+            with box.canvas.before:
+                self._dark.append(Rectangle())
+        for rect, strip in zip_longest(self._dark, strips):
+            x, w = strip if strip is not None else (0.0, 0.0)
+            rect.pos, rect.size = (x, box.y), (w, box.height if strip is not None else 0.0)
