@@ -51,8 +51,10 @@ class _Ops:
             args["timeout"] = timeout
         return self.call("submit", **args)
 
-    def status(self) -> Reply:
-        return self.call("status")
+    def status(self, *, with_hash: bool = True) -> Reply:
+        """The node's status; ``with_hash=False`` (what a screen wants) skips the
+        ledger's state hash, which costs the node a full serialization per change."""
+        return self.call("status", hash=with_hash)
 
     def checks(self, **filters: Any) -> Reply:
         return self.call("checks", **filters)

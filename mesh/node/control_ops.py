@@ -35,7 +35,11 @@ def _opt_str(request: dict[str, Any], key: str) -> str | None:
 
 
 async def _status(node: Node, request: dict[str, Any]) -> dict[str, Any]:
-    return _ok(**node.status())
+    """``"hash": false`` skips the state hash (see ``Node.status``)."""
+    with_hash = request.get("hash", True)
+    if not isinstance(with_hash, bool):
+        return _bad('"hash" must be true or false')
+    return _ok(**node.status(with_hash=with_hash))
 
 
 async def _submit(node: Node, request: dict[str, Any]) -> dict[str, Any]:

@@ -949,7 +949,10 @@ class Node:
             in_quorum=self.in_quorum(), cloud=str(cloud["cloud"]), backlog=int(cloud["backlog"])
         )
 
-    def status(self) -> dict[str, Any]:
+    def status(self, *, with_hash: bool = True) -> dict[str, Any]:
+        """What ``ctl status`` shows. ``with_hash=False`` leaves ``state_hash`` null: the
+        hash serializes the whole ledger (a busy evening: megabytes) on the node's loop
+        once per change, which a screen polling its dot has no use for."""
         r = self.replica
         assert r is not None and self.transport is not None
         st = r.status()
@@ -969,7 +972,7 @@ class Node:
             "applied_index": r.ledger.applied_index,
             "last_index": st.last_index,
             "snapshot_index": r.store.snapshot().meta.index,
-            "state_hash": r.ledger.state_hash(),
+            "state_hash": r.ledger.state_hash() if with_hash else None,
             "dot": self.dot(),
             "in_quorum": self.in_quorum(),
             "cloud": self.cloud_view(),

@@ -107,6 +107,10 @@ def test_junk_on_the_control_socket_gets_an_error_and_the_socket_keeps_working(
         f.close()
     reply = cluster.client("n1").submit({"type": "open_check", "by": "@setup", "table": "1"})
     assert reply["error"]["code"] == "forbidden"  # a client cannot act as the system
+    client = cluster.client("n1")
+    assert client.call("status", hash="no")["error"]["code"] == "bad_request"
+    assert client.status(with_hash=False)["state_hash"] is None  # a screen's poll: no hash
+    assert len(client.status()["state_hash"]) == 64
 
 
 def _busy_cluster_with_a_victim(tmp_path: Path, reaper: ProcessReaper) -> tuple[Cluster, str, str]:
