@@ -20,6 +20,7 @@ ERROR_TEXT = (1.0, 0.55, 0.55, 1)  # red words that stay readable on the dark pa
 DISABLED = (0.2, 0.22, 0.25, 1)
 DISABLED_TEXT = (0.5, 0.53, 0.57, 1)
 SELECTED = (0.2, 0.35, 0.6, 1)
+SCROLL_BAR = (0.68, 0.74, 0.8, 0.6)  # always shown (never faded: see widgets._SteadyBar)
 
 # Check stages on the floor (see terminal.present.check_stage).
 STAGE = {
