@@ -3,6 +3,7 @@
     python bench/terminal.py                 # 200 taps, then a 3-minute simulated shift
     python bench/terminal.py --quick         # 40 taps, 30 s shift
     python bench/terminal.py --taps 500 --shift-s 600
+    python bench/terminal.py --taps 200 --shift-s 0   # latency only
 
 Runs a real 3-node site on loopback: terminal A (node n1) and terminal B (node
 n2) are Kivy windows on one Xvfb screen, n3 is a headless node. Both terminals
@@ -12,6 +13,11 @@ new total (the line list and the total are refreshed together from one read of
 the check): on A (same screen) and on B (the other terminal, through its own
 node's watch). Both processes read the same system monotonic clock.
 
+Wall-clock latency on a shared machine follows its load; the CPU time each
+terminal's process spends per tap (its frames, its Kivy work and the node inside
+it, from /proc/PID/stat) does much less, so it is printed too, and is the figure
+to compare two versions of the app by on a busy machine.
+
 The shift then drives A by touch, round after round (open a check, add six
 items, fire, pay cash exactly, close), sampling A's resident memory (VmRSS).
 Needs Xvfb and libmtdev1, as the UI tests do.
@@ -20,6 +26,7 @@ Needs Xvfb and libmtdev1, as the UI tests do.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -34,6 +41,7 @@ from tests.support.ui import UiApp, VirtualScreen, ui_unavailable
 from tests.terminal.flows import add_item, login, open_check
 
 MENU_SODA = {"text": "Soda\n$3.50", "index": 0}
+SETTLE_S = 1.0  # s after the last tap before reading CPU time (animations a tap started)
 
 
 def rss_mb(pid: int) -> float:
@@ -43,14 +51,22 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system, every thread) the process has used so far, in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def latency(a: UiApp, b: UiApp, taps: int) -> tuple[list[float], list[float]]:
+def latency(a: UiApp, b: UiApp, taps: int) -> tuple[list[float], list[float], float, float]:
+    """Per tap: ms to the line on A and on B; then the CPU ms A and B used per tap."""
     here: list[float] = []
     there: list[float] = []
+    cpu_a, cpu_b = cpu_ms(a.proc.pid), cpu_ms(b.proc.pid)
     for _ in range(taps):
         on_b = b.watch_change(id="balance", timeout=30)
         on_a = a.receive(a.watch_change(id="balance", then_tap=MENU_SODA, timeout=30), 45)
@@ -58,18 +74,27 @@ def latency(a: UiApp, b: UiApp, taps: int) -> tuple[list[float], list[float]]:
         tapped = float(on_a["tap_at"])
         here.append((float(on_a["at"]) - tapped) * 1000)
         there.append((float(seen_b["at"]) - tapped) * 1000)
-    return here, there
+    time.sleep(SETTLE_S)  # what a tap sets going after its line is shown counts too
+    return (
+        here,
+        there,
+        (cpu_ms(a.proc.pid) - cpu_a) / taps,
+        (cpu_ms(b.proc.pid) - cpu_b) / taps,
+    )
 
 
-def frame_cost(a: UiApp, taps: int) -> list[float]:
+def frame_cost(a: UiApp, taps: int) -> tuple[list[float], float]:
     """Tap -> shown for a change that never leaves the screen (the course picker relabels
-    the Fire button): what one frame costs on this machine's GL, with no node involved."""
+    the Fire button): what one frame costs on this machine's GL, with no node involved;
+    and the CPU ms A used per change."""
     out = []
+    start = cpu_ms(a.proc.pid)
     for i in range(taps):
         course = {"id": f"course_{2 if i % 2 == 0 else 1}", "index": 0}
         reply = a.receive(a.watch_change(id="fire_course", then_tap=course, timeout=10))
         out.append((float(reply["at"]) - float(reply["tap_at"])) * 1000)
-    return out
+    time.sleep(SETTLE_S)
+    return out, (cpu_ms(a.proc.pid) - start) / taps
 
 
 def shift(a: UiApp, seconds: float) -> list[tuple[float, float, int]]:
@@ -130,12 +155,13 @@ def main() -> int:
             b.wait(id="balance")
             add_item(a, "Drinks", "Soda")  # warm up both paths once
             b.wait("Soda", contains=True)
-            frame = frame_cost(a, 30)
-            here, there = latency(a, b, taps)
+            frame, frame_cpu = frame_cost(a, 30)
+            here, there, tap_cpu_a, tap_cpu_b = latency(a, b, taps)
             print(f"tap 'add item' -> line on screen, {taps} taps, 3-node cluster on loopback")
             print(
                 f"  one frame (a screen-only change, no node): "
-                f"p50 {statistics.median(frame):.1f} ms, p99 {pct(frame, 99):.1f} ms"
+                f"p50 {statistics.median(frame):.1f} ms, p99 {pct(frame, 99):.1f} ms, "
+                f"CPU {frame_cpu:.1f} ms"
             )
             for name, values, target in (
                 ("same terminal", here, 50),
@@ -146,7 +172,14 @@ def main() -> int:
                     f"p99 {pct(values, 99):6.1f} ms   max {max(values):6.1f} ms   "
                     f"(target p99 < {target} ms)"
                 )
+            print(
+                f"  CPU per tap (the process, node inside): terminal A {tap_cpu_a:.1f} ms, "
+                f"terminal B {tap_cpu_b:.1f} ms"
+            )
             b.close()
+            if shift_s <= 0:
+                a.close()
+                return 0
             samples = shift(a, shift_s)
             first, last = samples[0], samples[-1]
             peak = max(s[1] for s in samples)
