@@ -27,9 +27,9 @@ from kitchen.model import Catalog, TicketView, clock_offset_ms, recallable, tick
 Reply = dict[str, Any]
 POLL_S = 0.5  # how stale "cut off" may be on screen, at most
 # While changes keep arriving the node is plainly applying the site's log, so its status
-# (the dot) is refreshed this seldom: each status call makes the node hash its whole
-# ledger again (a new index each time in a rush), on the thread the UI shares the
-# interpreter with. When changes stop, the timed passes ask every POLL_S again.
+# (the dot) is refreshed this seldom: each status call is work on the node's thread,
+# which the UI shares the interpreter with. When changes stop, the timed passes ask
+# every POLL_S again.
 STATUS_WHILE_APPLYING_S = 2.0
 STOP_JOIN_S = 5.0
 
@@ -158,7 +158,8 @@ class Feed:
         # A change just applied means the node is alive and in touch with the site: draw
         # it first, and leave the status to the timed passes (or a rare refresh).
         if status is None or not woke or now - self._status_at >= STATUS_WHILE_APPLYING_S:
-            status = self.client.call("status")
+            # Without the state hash (the node would serialize its whole ledger for it).
+            status = self.client.call("status", hash=False)
             if not status.get("ok"):
                 self._status = None
                 return Snapshot(status=None, error=str(status.get("error")))
