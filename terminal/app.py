@@ -151,7 +151,9 @@ class TerminalApp(App):  # type: ignore[misc]
 
     def _poll_status(self, _dt: float) -> None:
         if self.backend.ready:
-            self.backend.call("status", self._got_status)
+            # No state hash: it costs the node a serialization of the whole ledger after
+            # every change, and the dot has no use for it.
+            self.backend.call("status", self._got_status, hash=False)
 
     def _got_status(self, reply: Reply) -> None:
         if not reply.get("ok"):

@@ -291,7 +291,7 @@ class StatusPanel(TerminalPopup):
         app = self.app
         if app.backend.ready:
             calls: list[tuple[str, dict[str, Any]]] = [
-                ("status", {}),
+                ("status", {"hash": False}),  # the panel shows no hash; it costs the node
                 ("members", {}),
                 ("state", {}),
             ]
