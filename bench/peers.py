@@ -202,7 +202,13 @@ class _LineClient:
     def __init__(self, sock: Path) -> None:
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.settimeout(15)
-        self.s.connect(str(sock))
+        try:
+            self.s.connect(str(sock))
+        except OSError:
+            # The node may have bound its socket but not listen yet: a refused connect
+            # must not leave the socket for the garbage collector to warn about.
+            self.s.close()
+            raise
         self.f = self.s.makefile("rwb")
 
     def ask(self, line: bytes) -> bytes:

@@ -8,7 +8,9 @@ made-up result file.
 
 from __future__ import annotations
 
+import gc
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,18 @@ def test_harness_counts_acknowledged_commits_of_a_peer() -> None:
     assert result["commits"] > 0
     assert result["errors"] == 0
     assert 0 < len(result["samples_ms"]) <= result["commits"]
+
+
+def test_a_peer_socket_not_yet_listening_is_refused_without_leaking(tmp_path: Path) -> None:
+    # A PySyncObj node binds its socket a moment before it listens; the leader probe
+    # that connects in that moment is refused and must close its own socket (the
+    # suite turns the garbage collector's ResourceWarning into an error).
+    path = tmp_path / "p.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bound:
+        bound.bind(str(path))
+        with pytest.raises(OSError):
+            peers._LineClient(path)
+        gc.collect()
 
 
 def test_plots_draw_from_result_files(tmp_path: Path) -> None:
