@@ -73,6 +73,17 @@ class KitchenShell(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints
     """The frame around every screen: top bar, banner, the screens, a message line."""
 
 
+class KitchenScreens(ScreenManager):  # type: ignore[misc]  # Kivy ships no type hints
+    """Kivy's ScreenManager without its stencil (shell.kv drops its rule).
+
+    Kivy clips the screens with a stencil so that a sliding transition stays inside the
+    manager: two full-size rectangles drawn into the stencil buffer every frame, and a
+    stencil test on every pixel drawn in between. With no transition nothing leaves the
+    manager's box, and under a software renderer those two rectangles were most of a
+    rail frame's pixels.
+    """
+
+
 class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
     station_name = StringProperty("")
     staff_name = StringProperty("")
@@ -110,7 +121,7 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
         # (ticket, lines, reason) -> command id of a refire that was not saved: a retry of
         # the same choice reuses it, so one that did land is not cooked twice.
         self._refire_ids: dict[tuple[str, tuple[str, ...], str], str] = {}
-        self.sm = ScreenManager(transition=NoTransition())
+        self.sm: ScreenManager
 
     # -- life --------------------------------------------------------------------------
     def build(self) -> KitchenShell:
@@ -118,6 +129,8 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
         load_kv(str(HERE / "shell.kv"))
         load_kv(str(HERE / "widgets.kv"))
         shell = KitchenShell()
+        # Made here, after shell.kv, whose rule takes the stencil off (rules apply at birth).
+        self.sm = KitchenScreens(transition=NoTransition())
         self.rail = RailScreen(
             card_width=self.settings.card_width,
             bump_handler=self.bump,
