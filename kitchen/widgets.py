@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kivy.clock import Clock, ClockEvent
+from kivy.graphics import ScissorPop, ScissorPush
 from kivy.properties import (
     BooleanProperty,
     ListProperty,
@@ -91,6 +92,38 @@ class ItemRow(ButtonBehavior, Label):  # type: ignore[misc]  # Kivy ships no typ
 
     def on_hold(self) -> None:
         pass
+
+
+class ClipBox(Widget):  # type: ignore[misc]  # Kivy ships no type hints
+    """Shows its children only inside its own box, with the GL scissor test.
+
+    Kivy's StencilView draws its box into the stencil buffer twice a frame and tests
+    every pixel in between; under a software renderer that was a sixth of a card's
+    column per card, every frame. A scissor rectangle costs no pixels. It is in window
+    coordinates, so it follows this box's place on the screen: its own moves and sizes,
+    and ``reclip`` for a move of something above it (the rail calls it).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._scissor = ScissorPush(x=0, y=0, width=0, height=0)
+        # Before the next frame, once this frame's layout has placed every parent.
+        self._reclip = Clock.create_trigger(self._clip, -1)
+        super().__init__(**kwargs)
+        self.canvas.before.insert(0, self._scissor)  # around everything this box draws
+        self.canvas.after.add(ScissorPop())
+        self.fbind("pos", self._reclip)
+        self.fbind("size", self._reclip)
+        self.fbind("parent", self._reclip)
+
+    def reclip(self) -> None:
+        self._reclip()
+
+    def _clip(self, *_: Any) -> None:
+        x, y = self.to_window(self.x, self.y)
+        box = (int(x), int(y), max(0, int(self.width)), max(0, int(self.height)))
+        s = self._scissor
+        if (s.x, s.y, s.width, s.height) != box:  # an unchanged box must not cost a frame
+            s.x, s.y, s.width, s.height = box
 
 
 class TicketCard(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints

@@ -55,6 +55,9 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         self._dark: list[Rectangle] = []
         box.bind(size=lambda *_: self._relayout(), pos=lambda *_: self._paint_gaps())
         self.bind(card_width=lambda *_: self._relayout())
+        # The cards clip their items in window coordinates: a banner or the message line
+        # moves the whole screen, which moves no card within it.
+        self.bind(pos=lambda *_: self._reclip())
 
     # -- what the app calls -------------------------------------------------------
     def set_tickets(self, views: list[TicketView]) -> None:
@@ -157,6 +160,10 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
                 box.add_widget(card)
             self._shown = wanted
         self._paint_gaps()
+
+    def _reclip(self) -> None:
+        for card in self._shown:
+            card.ids.area.reclip()
 
     def _paint_gaps(self) -> None:
         """Dark strips where the box lays out no card: between columns, right of the last."""
