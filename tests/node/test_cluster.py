@@ -182,11 +182,21 @@ def test_kill_9_every_node_and_restart_loses_nothing(tmp_path: Path, reaper: Pro
     for i in range(40):
         assert cluster.client(cluster.names[i % 3]).submit(add_soda(check, f"k{i}"))["ok"]
     cluster.converged()
+    before = cluster.status("n1")["applied_index"]
     for name in list(cluster.names):
         cluster.kill(name)
     cluster.start()
     cluster.leader()
-    cluster.converged()  # a new term's first entry moves every node on, identically
+    # The newest commit index may not have reached the disk before the kill (it is
+    # written with the next batch), so a restarted node can sit one entry short and
+    # look converged. The new term's first entry commits everything before it: wait
+    # until every node has applied it.
+    wait_for(
+        "the new term's first entry applied everywhere",
+        lambda: all(cluster.status(n)["applied_index"] > before for n in cluster.names),
+        30,
+    )
+    cluster.converged()
     for name in cluster.names:
         assert len(notes_on(cluster, name, check)) == 40
 
