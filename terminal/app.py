@@ -113,6 +113,7 @@ class TerminalApp(App):  # type: ignore[misc]
     def go(self, name: str, **kwargs: Any) -> None:
         screen = self.manager.get_screen(name)
         screen.prepare(**kwargs)
+        self.backend.notify_changes = screen.refresh_on_change
         self.manager.current = name
         self.screen_title = screen.title
         screen.refresh()

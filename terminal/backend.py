@@ -6,6 +6,12 @@ submitted in the order they were made, and one for reads, so a slow write (a
 payment waiting out a leader election) never freezes the screen's refreshes.
 Every answer comes back to the UI thread with ``Clock.schedule_once``.
 
+A screen that shows one thing the node keeps changing (the open check) ``follow``s
+it: the read runs on its own worker as soon as the node applies a change (no
+trip through the UI loop first), and the screen is only called when the answer
+differs from the one it already has. So a change to another table costs the
+screen nothing, and a server's own tap is read once, not once per notification.
+
 A write is a ``PendingCommand``: its id is made once, when the server taps, and
 every retry sends the very same command, so the ledger applies it at most once.
 """
@@ -24,6 +30,7 @@ from typing import Any
 from kivy.clock import Clock
 
 from mesh.client import api
+from terminal.follow import Follow, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +59,12 @@ class PendingCommand:
         return str(self.command["id"])
 
 
-def _unreachable(exc: BaseException) -> Reply:
-    return {
-        "ok": False,
-        "error": {"code": "unreachable", "message": str(exc) or type(exc).__name__},
-    }
+_unreachable = unreachable
+
+
+def _to_ui(fn: Callable[[], None]) -> None:
+    """Run ``fn`` on the UI thread (the clock is interrupted: at once, not at the next frame)."""
+    Clock.schedule_once(lambda _dt: fn())
 
 
 class Backend:
@@ -66,7 +74,15 @@ class Backend:
         self._client: api.LocalClient | None = None
         self._writes = ThreadPoolExecutor(1, thread_name_prefix="terminal-write")
         self._reads = ThreadPoolExecutor(1, thread_name_prefix="terminal-read")
+        # Its own worker: the open check is read again right after each change even
+        # while a slow read (the floor's list, a day summary) holds the reads worker.
+        self._follows_pool = ThreadPoolExecutor(1, thread_name_prefix="terminal-follow")
+        self._follows: list[Follow] = []
         self._stop_watch: Callable[[], None] | None = None
+        self._on_change: Callable[[], None] | None = None
+        # Whether the screen shown wants a refresh call per change (a screen that
+        # follows its data does not: waking the UI thread for nothing costs a tick).
+        self.notify_changes = True
 
     @property
     def ready(self) -> bool:
@@ -105,16 +121,57 @@ class Backend:
         self._reads.submit(work).add_done_callback(done)
 
     def watch(self, callback: Callable[[], None]) -> None:
-        """``callback`` runs on the node's thread after each change: pass a Clock trigger."""
+        """``callback`` runs on the node's thread after each change: pass a Clock trigger.
+
+        It is skipped while ``notify_changes`` is off; follows are kicked either way.
+        """
         assert self._client is not None
-        self._stop_watch = self._client.watch(lambda _index: callback())
+        self._on_change = callback
+        self._stop_watch = self._client.watch(self._applied)
+
+    def _applied(self, _index: int) -> None:
+        # On the node's thread, after each change: quick, and never blocking.
+        for follow in list(self._follows):
+            follow.kick()
+        if self.notify_changes and self._on_change is not None:
+            self._on_change()
+
+    def follow(self, op: str, on_change: OnReply, **args: Any) -> Follow:
+        """Read (op, args) now and again after every change; ``on_change`` gets new answers.
+
+        Call ``stop()`` on the result when the screen no longer shows it.
+        """
+        follow = Follow(
+            op, args, on_change, run=self._run_follow, to_ui=_to_ui, on_stop=self._unfollow
+        )
+        self._follows.append(follow)
+        follow.kick()
+        return follow
+
+    def _unfollow(self, follow: Follow) -> None:
+        with contextlib.suppress(ValueError):
+            self._follows.remove(follow)
+
+    def _run_follow(self, read: Callable[[api.Client], None]) -> bool:
+        """Run a follow's read on its worker; False when there is no node (or it is closing)."""
+        client = self._client
+        if client is None:
+            return False
+        try:
+            self._follows_pool.submit(read, client)
+        except RuntimeError:  # shut down: the app is closing
+            return False
+        return True
 
     def stop(self) -> None:
         """Stop the node (a leader hands over first). Called once the window has closed."""
         if self._stop_watch is not None:
             self._stop_watch()
+        for follow in list(self._follows):
+            follow.stop()
         self._writes.shutdown(wait=True, cancel_futures=True)
         self._reads.shutdown(wait=True, cancel_futures=True)
+        self._follows_pool.shutdown(wait=True, cancel_futures=True)
         if self._node is not None:
             try:
                 self._node.stop()
@@ -147,34 +204,16 @@ class Backend:
 
         self._run(self._reads, work, deliver)
 
-    def submit(
-        self,
-        pending: PendingCommand,
-        on_reply: OnReply,
-        *,
-        then: tuple[str, dict[str, Any]] | None = None,
-        on_then: OnReply | None = None,
-    ) -> None:
-        """Send ``pending``; with ``then``, also read (op, args) right after, in the same hop.
-
-        Reading in the same worker job saves one trip through the UI loop: the
-        line a server added is on screen one frame after the node acknowledged it.
-        """
+    def submit(self, pending: PendingCommand, on_reply: OnReply) -> None:
+        """Send ``pending`` (on the writes worker, in tap order); the reply on the UI thread."""
         pending.attempts += 1
 
         def work(client: api.LocalClient) -> Reply:
-            reply = client.submit(pending.command, timeout=SUBMIT_TIMEOUT_S)
-            if then is not None and on_then is not None and reply.get("ok"):
-                reply = dict(reply)
-                reply["_then"] = client.call(then[0], **then[1])
-            return reply
+            return client.submit(pending.command, timeout=SUBMIT_TIMEOUT_S)
 
         def deliver(reply: Reply) -> None:
             pending.last_reply = reply
-            after = reply.pop("_then", None)
             on_reply(reply)
-            if after is not None and on_then is not None:
-                on_then(after)
 
         self._run(self._writes, work, deliver)
 

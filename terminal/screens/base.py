@@ -8,11 +8,14 @@ from typing import Any
 from kivy.app import App
 from kivy.uix.screenmanager import Screen
 
-from terminal.backend import OnReply, PendingCommand, Reply
+from terminal.backend import PendingCommand, Reply
 
 
 class TerminalScreen(Screen):  # type: ignore[misc]
     title = ""
+    # Called to ``refresh`` after every change the node applies (False: the screen
+    # follows what it shows itself, see ``Backend.follow``).
+    refresh_on_change = True
 
     @property
     def app(self) -> Any:
@@ -30,8 +33,6 @@ class TerminalScreen(Screen):  # type: ignore[misc]
         on_ok: Callable[[Reply], None],
         *,
         on_refused: Callable[[Reply], object] | None = None,
-        then: tuple[str, dict[str, Any]] | None = None,
-        on_then: OnReply | None = None,
     ) -> None:
         """Submit ``pending``; on "not acknowledged" offer Retry with the very same command.
 
@@ -43,16 +44,14 @@ class TerminalScreen(Screen):  # type: ignore[misc]
             if reply.get("ok"):
                 app.clear_notice()
                 on_ok(reply)
-                if then is None:  # with ``then`` the fresh read is already on its way
+                if self.refresh_on_change:
                     app.changed()
                 return
             if on_refused is not None and on_refused(reply) is not None:
                 return
             app.show_error(
                 reply,
-                retry=lambda: self.send(
-                    pending, on_ok, on_refused=on_refused, then=then, on_then=on_then
-                ),
+                retry=lambda: self.send(pending, on_ok, on_refused=on_refused),
             )
 
-        app.backend.submit(pending, answered, then=then, on_then=on_then)
+        app.backend.submit(pending, answered)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.metrics import dp
 from kivy.properties import (
@@ -24,10 +25,15 @@ from kivy.uix.boxlayout import BoxLayout
 
 from terminal import present, theme, wording
 from terminal.backend import PendingCommand, Reply
+from terminal.follow import Follow
 from terminal.screens.base import TerminalScreen
 
 MAX_SEATS_SHOWN = 8
 COURSES = (1, 2, 3)
+
+
+def _ignore(_reply: Reply) -> None:
+    """An acknowledged change needs no action here: the followed check shows it."""
 
 
 def _sized(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -52,10 +58,13 @@ class LineRow(ButtonBehavior, BoxLayout):  # type: ignore[misc]
 
 
 class CheckScreen(TerminalScreen):
+    """The check is followed (``Backend.follow``): read again off the UI thread after each
+    change the node applies, and shown only when it differs, row by row."""
+
     title = "Check"
+    refresh_on_change = False  # the follow reads the check; a refresh per change would too
     ref = StringProperty("")
     check = DictProperty({})
-    rows = ListProperty([])
     category = StringProperty("")
     seat = NumericProperty(1)
     course = NumericProperty(1)
@@ -65,14 +74,16 @@ class CheckScreen(TerminalScreen):
     totals_text = StringProperty("")
     balance_text = StringProperty("")
     is_open = BooleanProperty(True)
-    _loading = False
-    _again = False
     _menu_bound = False
+    _follow: Follow | None = None
+    _scroll_to_end = False  # this terminal added a line: bring it into view when it shows
 
     def prepare(self, **kwargs: Any) -> None:
         ref = str(kwargs.get("check", self.ref))
         if ref != self.ref:
-            self.ref, self.check, self.rows, self.selected_line = ref, {}, [], ""
+            self._unfollow()
+            self.ref, self.check, self.selected_line = ref, {}, ""
+            self.ids.lines.data = []
             self.seat, self.course = 1, 1
             self.header, self.totals_text, self.balance_text = f"Check {ref}", "", ""
         self.app.load_catalog()
@@ -91,20 +102,23 @@ class CheckScreen(TerminalScreen):
 
     # -- reading --------------------------------------------------------------
     def refresh(self) -> None:
+        """Follow the check (one read now, then one per change); nothing if already followed."""
         if not self.ref or not self.app.backend.ready:
             return
-        if self._loading:
-            self._again = True
+        follow = self._follow
+        if follow is not None and follow.active and follow.args.get("check") == self.ref:
             return
-        self._loading = True
-        self.app.backend.call("checks", self._got_check, check=self.ref)
+        self._unfollow()
+        self._follow = self.app.backend.follow("checks", self.show, check=self.ref)
 
-    def _got_check(self, reply: Reply) -> None:
-        self._loading = False
-        self.show(reply)
-        if self._again:
-            self._again = False
-            self.refresh()
+    def on_leave(self, *_args: Any) -> None:
+        # Off screen, the check is not read again after every change; entering follows it anew.
+        self._unfollow()
+
+    def _unfollow(self) -> None:
+        if self._follow is not None:
+            self._follow.stop()
+            self._follow = None
 
     def show(self, reply: Reply) -> None:
         if not reply.get("ok"):
@@ -113,8 +127,8 @@ class CheckScreen(TerminalScreen):
         site = self.app.site
         self.check = check
         self.is_open = check.get("status") == "open"
-        self.rows = _sized(
-            present.line_rows(check.get("lines") or [], site, self.selected_line or None)
+        self._set_rows(
+            _sized(present.line_rows(check.get("lines") or [], site, self.selected_line or None))
         )
         mark = (
             "  [color=#ffd27a][size=16sp]not synced[/size][/color]"
@@ -141,11 +155,46 @@ class CheckScreen(TerminalScreen):
 
     def select_line(self, line_id: str) -> None:
         self.selected_line = "" if self.selected_line == line_id else line_id
-        self.rows = _sized(
-            present.line_rows(
-                self.check.get("lines") or [], self.app.site, self.selected_line or None
+        self._set_rows(
+            _sized(
+                present.line_rows(
+                    self.check.get("lines") or [], self.app.site, self.selected_line or None
+                )
             )
         )
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows the line list shows (its RecycleView's data)."""
+        return list(self.ids.lines.data)
+
+    def _set_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Change only the rows that differ: a line added at the end appends one row.
+
+        Replacing the whole list makes the list view lay out and refresh every row;
+        an append or an edit in place touches only those rows' views.
+        """
+        view = self.ids.lines
+        data = view.data
+        old = len(data)
+        if old and len(rows) > old and all(data[i] == rows[i] for i in range(old)):
+            data.extend(rows[old:])
+            self._after_append(view)
+        elif old and len(rows) == old:
+            changed = [i for i in range(old) if data[i] != rows[i]]
+            if changed:
+                first, last = changed[0], changed[-1] + 1
+                data[first:last] = rows[first:last]
+        else:
+            view.data = rows
+            if len(rows) > old:
+                self._after_append(view)
+
+    def _after_append(self, view: Any) -> None:
+        if self._scroll_to_end:
+            self._scroll_to_end = False
+            # After the list view has laid the new rows out (its refresh is queued first).
+            Clock.schedule_once(lambda _dt: setattr(view, "scroll_y", 0), -1)
 
     # -- the menu -------------------------------------------------------------
     def on_category(self, *_args: Any) -> None:
@@ -213,13 +262,14 @@ class CheckScreen(TerminalScreen):
         pending = PendingCommand.make(
             "add_items", self.app.staff["id"], check=self.ref, items=[order]
         )
-        # The check is read in the same worker hop: the new line shows one frame later.
-        self.send(pending, lambda _r: None, then=("checks", {"check": self.ref}), on_then=self.show)
+        # No read here: the follow reads the check once the node has applied the line.
+        self._scroll_to_end = True
+        self.send(pending, _ignore)
 
     # -- actions --------------------------------------------------------------
     def _simple(self, type_: str, **fields: Any) -> None:
         pending = PendingCommand.make(type_, self.app.staff["id"], check=self.ref, **fields)
-        self.send(pending, lambda _r: None, then=("checks", {"check": self.ref}), on_then=self.show)
+        self.send(pending, _ignore)
 
     def fire(self, course: int | None = None) -> None:
         self._simple("fire", course=course)
@@ -261,21 +311,13 @@ class CheckScreen(TerminalScreen):
                     approved_by=manager["id"],
                     **fields,
                 )
-                self.send(
-                    again, lambda _r: None, then=("checks", {"check": self.ref}), on_then=self.show
-                )
+                self.send(again, _ignore)
 
             ApprovalPopup(reason=wording.explain(reply), when_approved=approved).open()
             return reply
 
         pending = PendingCommand.make(type_, staff["id"], check=self.ref, reason=reason, **fields)
-        self.send(
-            pending,
-            lambda _r: None,
-            on_refused=refused,
-            then=("checks", {"check": self.ref}),
-            on_then=self.show,
-        )
+        self.send(pending, _ignore, on_refused=refused)
 
     def void(self) -> None:
         self._line_action(
