@@ -192,11 +192,23 @@ class LedgerState:
 
     def state_hash(self) -> str:
         """SHA-256 hex of the canonical snapshot."""
-        if self._hash_at is not None and self._hash_at[0] == self.applied_index:
-            return self._hash_at[1]
+        known = self.known_hash()
+        if known is not None:
+            return known
         digest = hashlib.sha256(self.snapshot()).hexdigest()
         self._hash_at = (self.applied_index, digest)
         return digest
+
+    def known_hash(self) -> str | None:
+        """The state hash if it was worked out since the last change, else None."""
+        if self._hash_at is not None and self._hash_at[0] == self.applied_index:
+            return self._hash_at[1]
+        return None
+
+    def note_hash(self, index: int, digest: str) -> None:
+        """Remember a hash worked out elsewhere (a copy of this state as of ``index``)."""
+        if index == self.applied_index:
+            self._hash_at = (index, digest)
 
     @classmethod
     def restore(cls, data: bytes) -> LedgerState:

@@ -39,7 +39,9 @@ async def _status(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     with_hash = request.get("hash", True)
     if not isinstance(with_hash, bool):
         return _bad('"hash" must be true or false')
-    return _ok(**node.status(with_hash=with_hash))
+    if not with_hash:
+        return _ok(**node.status(with_hash=False))
+    return _ok(**await node.status_with_hash())
 
 
 async def _submit(node: Node, request: dict[str, Any]) -> dict[str, Any]:

@@ -36,8 +36,8 @@ from mesh.net.discovery import PeerSeen as DiscoveredPeer
 from mesh.net.guest import GuestDoor
 from mesh.net.keys import KeyPair, load_or_create_keypair
 from mesh.net.transport import PeerInfo, Transport
+from mesh.node import background, constants, control_ops, membership, roster
 from mesh.node import config as cfg
-from mesh.node import constants, control_ops, membership, roster
 from mesh.node.admission import Admission
 from mesh.node.check_counter import CheckCounter
 from mesh.node.errors import error_reply
@@ -111,6 +111,10 @@ class Node:
         self.fatal = asyncio.Event()  # set when one of the node's loops died of a bug
         self._wake = asyncio.Event()
         self._writing: asyncio.Future[None] | None = None  # the fsync in flight, if any
+        self._snapshotting: asyncio.Task[None] | None = None  # a snapshot being encoded
+        self._snapshot_made: tuple[int, bytes] | None = None  # one encoded, to be stored
+        self._hash_job: tuple[dict[str, Any], asyncio.Future[str]] | None = None
+        self._snapshot_not_before = 0.0  # monotonic s: a failed encoding waits before the next
         self._queued: list[tuple[str, dict[str, Any]]] = []  # (command id, command) to propose
         self._waiters: dict[str, asyncio.Future[Outcome]] = {}  # command id -> its outcome
         self._forwards: dict[str, asyncio.Future[schema.ForwardReply]] = {}
@@ -152,6 +156,8 @@ class Node:
             snapshot_every=c.snapshot_every or constants.SNAPSHOT_EVERY,
             lost_marker=self.data_dir / cfg.LOST_MARKER_FILE,
         )
+        # A busy day's ledger takes seconds to encode: never on the loop (docs/node.md).
+        self.replica.snapshots_elsewhere = background.can_fork()
         self._last_stamp = self.replica.ledger.last_time_ms
         self.counter = CheckCounter(self.data_dir / cfg.COUNTER_FILE, c.device_prefix)
         peers = {
@@ -275,6 +281,10 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task  # a task that died was already logged by _on_task_done
         self._tasks.clear()
+        if self._snapshotting is not None:
+            self._snapshotting.cancel()  # kills the child encoding it
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._snapshotting
         if self._writing is not None:
             # Never close the store under a write still running on its thread.
             with contextlib.suppress(Exception):
@@ -538,6 +548,7 @@ class Node:
             await self._wake.wait()
             self._wake.clear()
             self._propose_queued()
+            self._snapshot_step()
             while (rd := r.next_ready()) is not None:
                 self._send_raft(r.early_messages(rd))
                 plan = r.plan_for(rd)
@@ -558,8 +569,60 @@ class Node:
                 applied = r.finish(rd)
                 self._send_raft(r.late_messages(rd))
                 self._after_apply(applied)
+                self._snapshot_step()
                 self._check_role()
                 self._propose_queued()
+
+    def _snapshot_step(self) -> None:
+        """Store a snapshot encoded in the background, or start encoding one when due.
+
+        Called by the pumper between Readies: the store is used by one thread at a
+        time, and no Ready's write is in flight here.
+        """
+        r = self.replica
+        assert r is not None
+        if self._snapshot_made is not None:
+            index, data = self._snapshot_made
+            self._snapshot_made = None
+            try:
+                r.compact_to(index, data)
+            except Exception:
+                log.exception("could not store a snapshot; will retry", extra={"index": index})
+        if (
+            not r.snapshots_elsewhere
+            or self._snapshotting is not None
+            or time.monotonic() < self._snapshot_not_before
+            or not r.snapshot_due()
+        ):
+            return
+        index, work = r.snapshot_work()
+        try:
+            child = background.Child(work)  # forked now: the state as of ``index``
+        except OSError:
+            log.exception("could not fork to encode a snapshot; will retry")
+            self._snapshot_not_before = time.monotonic() + constants.SNAPSHOT_RETRY_S
+            return
+        self._snapshotting = asyncio.ensure_future(self._collect_snapshot(index, child))
+
+    async def _collect_snapshot(self, index: int, child: background.Child) -> None:
+        started = time.monotonic()
+        try:
+            data = await child.result()
+        except background.BackgroundFailed as exc:
+            log.error(
+                "encoding a snapshot failed; will retry", extra={"index": index, "why": str(exc)}
+            )
+            self._snapshot_not_before = time.monotonic() + constants.SNAPSHOT_RETRY_S
+            return
+        finally:
+            self._snapshotting = None
+        seconds = round(time.monotonic() - started, 3)
+        log.info(
+            "snapshot encoded in the background",
+            extra={"index": index, "bytes": len(data), "seconds": seconds},
+        )
+        self._snapshot_made = (index, data)
+        self._schedule_pump()
 
     def _propose_queued(self) -> None:
         r = self.replica
@@ -996,6 +1059,43 @@ class Node:
             "disk": {k: round(v, 4) for k, v in r.stats.items()},
             "uptime_s": round(time.monotonic() - self.started_at, 3),
         }
+
+    async def status_with_hash(self) -> dict[str, Any]:
+        """``status()`` with its state hash, worked out off the loop when the ledger is big.
+
+        The status and the hash are of one moment: the status is read when the child
+        that hashes is forked. Callers that ask while a hash is being worked out share
+        it (and that moment's status) instead of forking once each.
+        """
+        r = self.replica
+        assert r is not None
+        ledger = r.ledger
+        small = len(ledger.checks) + len(ledger.tickets) < constants.HASH_IN_CHILD_ABOVE
+        if self._hash_job is None:
+            if ledger.known_hash() is not None or small or not background.can_fork():
+                return self.status(with_hash=True)
+            status = self.status(with_hash=False)
+            index = ledger.applied_index
+            try:
+                child = background.Child(lambda: ledger.state_hash().encode())
+            except OSError:
+                log.exception("could not fork to hash the ledger; hashing it here")
+                return self.status(with_hash=True)
+            hashing = asyncio.ensure_future(self._collect_hash(child, ledger, index))
+            self._hash_job = (status, hashing)
+            hashing.add_done_callback(lambda _: setattr(self, "_hash_job", None))
+        then, job = self._hash_job
+        try:
+            return {**then, "state_hash": await asyncio.shield(job)}
+        except background.BackgroundFailed as exc:
+            log.error("hashing the ledger off the loop failed", extra={"why": str(exc)})
+            return self.status(with_hash=True)
+
+    @staticmethod
+    async def _collect_hash(child: background.Child, ledger: LedgerState, index: int) -> str:
+        digest = (await child.result()).decode()
+        ledger.note_hash(index, digest)
+        return digest
 
     def members(self) -> list[dict[str, Any]]:
         r = self.replica

@@ -17,7 +17,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +122,9 @@ class Replica:
         lost = lost_marker is not None and lost_marker.exists()
         self._marked_lost = lost
         self.snapshot_every = snapshot_every
+        # When True the driver makes snapshots itself, off its loop (see
+        # ``snapshot_due``); ``finish`` then never serializes the ledger.
+        self.snapshots_elsewhere = False
         self._unsaved_hard_state: HardState | None = None
         self._held: tuple[Ready, WritePlan | None] | None = None  # taken from Raft, not finished
         # What the disk has been asked to do, for `ctl status` and the benchmarks.
@@ -268,7 +271,8 @@ class Replica:
         self.raw.advance(rd)
         self._note_recovery()
         try:
-            self._maybe_compact()
+            if not self.snapshots_elsewhere:
+                self._maybe_compact()
         except Exception:
             # A snapshot only saves replay time: the log it would have replaced is
             # still whole, so the node keeps serving and tries again at the next apply.
@@ -311,16 +315,35 @@ class Replica:
         """Write what was kept back (the latest commit index); on clean shutdown."""
         self._flush_hard_state()
 
-    def _maybe_compact(self) -> None:
-        index = self.ledger.applied_index
-        if index - self.store.snapshot().meta.index < self.snapshot_every:
-            return
-        snap = self.raw.snapshot_at(index, encode_snapshot(self.ledger, self.roster))
+    def snapshot_due(self) -> bool:
+        return self.ledger.applied_index - self.store.snapshot().meta.index >= self.snapshot_every
+
+    def snapshot_work(self) -> tuple[int, Callable[[], bytes]]:
+        """The applied index now, and a function that encodes the state as it is now.
+
+        The function reads the live ledger: call it in a process forked at once
+        (``mesh.node.background``), whose copy no later apply can change.
+        """
+        ledger, roster = self.ledger, self.roster
+        return ledger.applied_index, lambda: encode_snapshot(ledger, roster)
+
+    def compact_to(self, index: int, data: bytes) -> bool:
+        """Store ``data`` (the state as of ``index``) as the snapshot and compact the log
+        up to it. False if a newer snapshot came first (one from the leader)."""
+        if index <= self.store.snapshot().meta.index:
+            return False
+        snap = self.raw.snapshot_at(index, data)
         with self.store.batch():
             # The snapshot's index must never be ahead of the commit index on disk.
             self._flush_hard_state()
             self.store.compact(snap)
         log.info("snapshot taken", extra={"index": index, "bytes": len(snap.data)})
+        return True
+
+    def _maybe_compact(self) -> None:
+        if self.snapshot_due():
+            index, work = self.snapshot_work()
+            self.compact_to(index, work())
 
     # -- what others read ------------------------------------------------------
     def status(self) -> Status:
