@@ -124,6 +124,8 @@ class Node:
         self._last_heard: dict[str, float] = {}
         self._peer_status: dict[str, PeerSeen] = {}
         self._was_leader = False
+        self._known_leader: str | None = None  # the leader as of the last _check_role
+        self._leader_news = asyncio.Event()  # set (and replaced) when that changes
         self._roster_mark = (
             -1,
             -1,
@@ -694,6 +696,13 @@ class Node:
             for cid in list(self._waiters):
                 self._fail_waiter(cid, LeadershipLost("leadership lost"))
         self._was_leader = leader
+        known = self.replica.leader
+        if known != self._known_leader:
+            # Wake every forward waiting on the old leader: it is re-sent (same id) as
+            # soon as a new one is known, not after its retry timer.
+            self._known_leader = known
+            self._leader_news.set()
+            self._leader_news = asyncio.Event()
 
     def _on_elected(self) -> None:
         assert self.replica is not None
@@ -894,11 +903,14 @@ class Node:
             self._forwards[cid] = fut
         request = schema.ForwardRequest(req_id=cid, origin=self.node_id, command=command)
         self.transport.send(leader, request)
+        news = asyncio.ensure_future(self._leader_news.wait())
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), wait)
-        except TimeoutError:
-            return None
+            # The reply, or news of another leader (then the caller re-sends at once),
+            # or the retry timer: whichever comes first.
+            await asyncio.wait((fut, news), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            return fut.result() if fut.done() and not fut.cancelled() else None
         finally:
+            news.cancel()
             if fut.done():
                 self._forwards.pop(cid, None)
 
