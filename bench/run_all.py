@@ -36,6 +36,7 @@ RESULTS = BENCH / "results"
 BENCHMARKS: dict[str, float] = {
     "raft_core": 300,
     "ledger": 300,
+    "transport": 120,
     "cluster": 600,
     "peers": 900,
     "sync": 600,
