@@ -22,8 +22,8 @@ from kivy.properties import (
     StringProperty,
 )
 from kivy.uix.behaviors import ButtonBehavior
-from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
+from kivy.uix.relativelayout import RelativeLayout
 from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
@@ -126,8 +126,12 @@ class ClipBox(Widget):  # type: ignore[misc]  # Kivy ships no type hints
             s.x, s.y, s.width, s.height = box
 
 
-class TicketCard(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints
-    """One ticket as a column: header with table and age, items, a bump button."""
+class TicketCard(RelativeLayout):  # type: ignore[misc]  # Kivy ships no type hints
+    """One ticket as a column: header with table and age, items, a bump button.
+
+    A RelativeLayout, so that a card moving to another column (every bump of a ticket
+    ahead of it) changes one translation instead of laying out every box inside it.
+    """
 
     ticket_id = StringProperty("")
     position = NumericProperty(0)  # 1.. on the current page: the bump bar's key
@@ -145,6 +149,11 @@ class TicketCard(BoxLayout):  # type: ignore[misc]  # Kivy ships no type hints
     bump_handler = ObjectProperty(None, allownone=True)  # callable(ticket_id, line | None)
     refire_handler = ObjectProperty(None, allownone=True)  # callable(ticket_id, line | None)
     rows = ListProperty([])
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The item area's clip is in window coordinates, and inside this card it never moves.
+        self.fbind("pos", lambda *_: self.ids.area.reclip())
 
     def show(self, view: TicketView) -> None:
         self.ticket_id = view.id
