@@ -48,6 +48,7 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         self._cards: dict[str, TicketCard] = {}
         self._pool: list[TicketCard] = []
         self._shown: list[TicketCard] = []
+        self._card_size = (0.0, 0.0)  # a column's, set on every layout
         self._build_event = Clock.create_trigger(self._build_some, 0)
         box = self.ids.cards
         with box.canvas.before:
@@ -113,6 +114,9 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         card = self._pool.pop() if self._pool else TicketCard()
         card.bump_handler = self._bumped
         card.refire_handler = self._refire
+        # Built at a column's size, off the page too: its labels are drawn once, at the
+        # size they will have when the card comes onto the page.
+        card.size = self._card_size
         card.show(self._views[tid])
         self._cards[tid] = card
         return card
@@ -145,10 +149,11 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         self.columns = cols
         self.pages = max(1, -(-len(self._order) // cols))
         self.page = min(self.page, self.pages - 1)
+        width = (box.width - spacing * (cols - 1)) / cols
+        self._card_size = (width, box.height)
         start = self.page * cols
         page_ids = self._order[start : start + cols]
         wanted = [self._cards.get(tid) or self._make(tid) for tid in page_ids]
-        width = (box.width - spacing * (cols - 1)) / cols
         for i, card in enumerate(wanted, start=1):
             card.position = i
             card.width = width
