@@ -155,7 +155,7 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
         # feed thread directly: setting an Event is thread-safe and coalesces a burst
         # into one fetch, like a Kivy trigger would, but without first waiting for the
         # UI thread's next frame (measured at 150-600 ms on a loaded 2-core device).
-        self._unwatch = self.client.watch(lambda _index: self.feed.poke())
+        self._unwatch = self.client.watch(self.feed.poke)  # with the applied index
         self.feed.start()
         Clock.schedule_interval(self._tick, 1.0)
         self._tick(0)

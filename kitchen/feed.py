@@ -1,7 +1,7 @@
 """The KDS's only way to the node: every client call runs here, off the UI thread.
 
 One reader thread keeps the screen current. It wakes when the node says the
-ledger changed (``poke``, from the app's coalescing trigger) or every
+ledger changed (``poke``, from the node's watch callback) or every
 ``POLL_S`` to ask for the status, because a device cut off from the quorum
 applies nothing and so never reports a change: the poll is what lets the screen
 say "cut off" at once. Results go back to the UI through ``post`` (the app
@@ -83,6 +83,7 @@ class Feed:
         self._offset_ms = 0  # the node's clock minus ours, from the last tickets seen
         self._status: Reply | None = None
         self._status_at = 0.0
+        self._poked: int | None = None  # the highest applied index a poke reported
 
     # -- called from the UI thread -------------------------------------------------
     def start(self) -> None:
@@ -94,8 +95,14 @@ class Feed:
         self._thread.join(STOP_JOIN_S)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def poke(self) -> None:
-        """The ledger changed (or the user wants fresh data): fetch on the next pass."""
+    def poke(self, index: int | None = None) -> None:
+        """The ledger changed (or the user wants fresh data): fetch on the next pass.
+
+        ``index``: the applied index the node reported with the change (its watch
+        callback's argument), so that the next timed pass knows these tickets are current.
+        """
+        if index is not None and (self._poked is None or index > self._poked):
+            self._poked = index  # one int: atomic; only the node's thread passes an index
         self._wake.set()
 
     def want(self, extra: str, on: bool) -> None:
@@ -137,6 +144,8 @@ class Feed:
         while not self._stop.is_set():
             woke = self._wake.wait(self._poll_s)
             self._wake.clear()
+            # Read after the clear: a change applied from here on sets the event again.
+            poked = self._poked
             if self._stop.is_set():
                 return
             try:
@@ -148,9 +157,20 @@ class Feed:
             else:
                 if snap.tickets is not None and snap.status is not None:
                     last_applied = snap.status.get("applied_index")
-                    if woke:  # fetched for a change the cached status predates
-                        last_applied = None
+                    if woke:
+                        # The status may be a cached one that predates the change. The
+                        # tickets were fetched after the node said it had applied
+                        # ``poked``, so they show at least that: the next timed pass
+                        # fetches them again only if the status has moved past it (before,
+                        # it always did, so every change cost two fetches and two updates).
+                        last_applied = self._newest(last_applied, poked)
             self._deliver(snap)
+
+    @staticmethod
+    def _newest(status_index: Any, poked: int | None) -> int | None:
+        if poked is None:
+            return None  # no index known for the change: the timed pass fetches again
+        return max(poked, status_index) if isinstance(status_index, int) else poked
 
     def _pass(self, woke: bool, last_applied: int | None) -> Snapshot:
         now = time.monotonic()
