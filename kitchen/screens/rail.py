@@ -2,9 +2,13 @@
 
 Cards are keyed by ticket id and kept between updates, so a ticket can never be
 drawn twice and a change redraws only its own card. A new ticket's card is
-built at once when it lands on the visible page; the others are built a few per
-frame in the background, so 60 open tickets never stall a frame. Cards of
-bumped tickets go to a pool and are re-filled for the next ones.
+built at once when it lands on the visible page; the cards of the pages either
+side are built a few per frame in the background, so a page turn or a bump
+never stalls a frame. Tickets further away have no card: a card is some 7,000
+Python objects (Kivy's properties and bindings), and 60 of them made every full
+garbage collection of the process walk half a million objects, about half a
+second with the UI thread stopped. Cards that leave go to a small pool and are
+re-filled for the next ones.
 
 Cards draw no background: the window is cleared to their grey, and the rail
 paints only the dark gaps between the columns (and right of the last one), so a
@@ -28,7 +32,8 @@ load_kv(__file__)
 
 BACKGROUND = (0.04, 0.04, 0.05, 1)  # between the columns, as behind every other screen
 BUILD_PER_FRAME = 4  # off-page cards made per frame: a few ms each on a slow tablet
-POOL_MAX = 40
+KEEP_PAGES = 1  # pages either side of the one on show whose cards are kept built
+POOL_MAX = 8  # spare cards: as many as a few bumps in a row free and new tickets take
 
 
 class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
@@ -64,9 +69,7 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
     def set_tickets(self, views: list[TicketView]) -> None:
         fresh = {v.id: v for v in views}
         for gone in set(self._views) - set(fresh):
-            card = self._cards.pop(gone, None)
-            if card is not None and len(self._pool) < POOL_MAX:
-                self._pool.append(card)
+            self._release(gone)
         for tid, view in fresh.items():
             card = self._cards.get(tid)
             if card is not None and self._views.get(tid) != view:
@@ -76,8 +79,6 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         self.open_count = len(views)
         self.empty_text = "All clear: no open tickets" if not views else ""
         self._relayout()
-        if len(self._cards) < len(self._order):
-            self._build_event()
 
     def view(self, ticket_id: str) -> TicketView | None:
         return self._views.get(ticket_id)
@@ -130,9 +131,20 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         if view is not None and self.refire_handler is not None:
             self.refire_handler(view, line)
 
+    def _release(self, tid: str) -> None:
+        card = self._cards.pop(tid, None)
+        if card is not None and len(self._pool) < POOL_MAX:
+            self._pool.append(card)
+
+    def _kept(self) -> list[str]:
+        """The tickets whose cards are kept: the page on show and ``KEEP_PAGES`` either side."""
+        cols = max(1, int(self.columns))
+        first = max(0, self.page - KEEP_PAGES) * cols
+        return self._order[first : (self.page + KEEP_PAGES + 1) * cols]
+
     def _build_some(self, _dt: float) -> None:
         made = 0
-        for tid in self._order:
+        for tid in self._kept():
             if tid not in self._cards:
                 self._make(tid)
                 made += 1
@@ -165,6 +177,12 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
                 box.add_widget(card)
             self._shown = wanted
         self._paint_gaps()
+        kept = self._kept()
+        keep = set(kept)
+        for tid in [t for t in self._cards if t not in keep]:
+            self._release(tid)
+        if any(tid not in self._cards for tid in kept):
+            self._build_event()
 
     def _reclip(self) -> None:
         for card in self._shown:
