@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
+import itertools
 import json
 import os
 import sys
@@ -63,6 +65,18 @@ def main() -> int:
 
     client.call = counted_call  # type: ignore[method-assign]
     app = KitchenApp(client, settings, choose_station(args.station, settings, client.status()))
+    # Each card widget gets a serial number when it is made, so a test can tell a card
+    # kept across updates from one made again for the same ticket.
+    from kitchen.widgets import TicketCard
+
+    serials = itertools.count(1)
+    plain_card_init = TicketCard.__init__
+
+    def numbered_card_init(card: Any, **kw: Any) -> None:
+        plain_card_init(card, **kw)
+        card.driver_serial = next(serials)
+
+    TicketCard.__init__ = numbered_card_init
     applied: list[tuple[int, float]] = []  # (applied index, wall time) as the node reports
     client.watch(lambda index: applied.append((index, time.time())))
     seen: dict[str, float] = {}  # ticket id -> wall time of the first frame that showed it
@@ -77,14 +91,18 @@ def main() -> int:
                 seen[tid] = now
 
     # Redraw cost: a ticket update applied on the UI thread plus the frame that shows it.
-    perf: dict[str, Any] = {"apply_s": None, "draw_at": 0.0}
-    perf.update(redraw_ms=[], queued_ms=[], pass_ms=[])
+    # In wall time, and in CPU time of the UI thread from the update to the end of that
+    # frame's buffer swap (what other load on the machine moves least).
+    perf: dict[str, Any] = {"apply_s": None, "draw_at": 0.0, "update_cpu": None}
+    perf.update(redraw_ms=[], redraw_cpu_ms=[], queued_ms=[], pass_ms=[])
     plain_apply = app.apply
 
     def timed_apply(snap: Any) -> None:
         started = time.perf_counter()
         if snap.tickets is not None:  # from the start of the feed's pass to the UI thread
             perf["queued_ms"].append((time.monotonic() - snap.taken_at) * 1000)
+            if perf["update_cpu"] is None:
+                perf["update_cpu"] = time.thread_time()
         plain_apply(snap)
         if snap.tickets is not None:
             perf["apply_s"] = (perf["apply_s"] or 0.0) + time.perf_counter() - started
@@ -122,8 +140,23 @@ def main() -> int:
         plain_flip()
         frames.append((time.time(), (time.perf_counter() - started) * 1000))
         del frames[:-20000]
+        if perf["update_cpu"] is not None:
+            perf["redraw_cpu_ms"].append((time.thread_time() - perf["update_cpu"]) * 1000)
+            perf["update_cpu"] = None
 
     Window.flip = timed_flip
+    # Garbage collections by generation: how many, and how long each held the interpreter
+    # (every thread waits, the UI's too). A full one walks every object of the process.
+    gcs: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gcs[info["generation"]].append((time.perf_counter() - gc_started[0]) * 1000)
+
+    gc.callbacks.append(on_gc)
 
     def tap(widget: Any) -> None:
         x, y = widget.to_window(*widget.center)
@@ -158,6 +191,7 @@ def main() -> int:
     def card_state(card: Any) -> dict[str, Any]:
         return {
             "id": card.ticket_id,
+            "widget": card.driver_serial,  # which card widget: the same one while it is kept
             "position": card.position,
             "table": card.table,
             "details": card.details,
@@ -194,6 +228,7 @@ def main() -> int:
             "refires": {tid: views[tid].refire_reason for tid in rail.order() if views[tid].refire},
             "refire": refire_state(),
             "seen": dict(seen),
+            "built": len(rail._cards),
         }
 
     def handle(req: dict[str, Any]) -> None:
@@ -262,6 +297,9 @@ def main() -> int:
                     seq,
                     ok=True,
                     redraw_ms=list(perf["redraw_ms"]),
+                    redraw_cpu_ms=list(perf["redraw_cpu_ms"]),
+                    gc_ms={str(gen): list(ms) for gen, ms in gcs.items()},
+                    objects=len(gc.get_objects()),
                     queued_ms=list(perf["queued_ms"]),
                     pass_ms=list(perf["pass_ms"]),
                     applied=applied[-5000:],
@@ -274,19 +312,25 @@ def main() -> int:
                 )
                 if req.get("reset"):
                     perf["redraw_ms"].clear()
+                    perf["redraw_cpu_ms"].clear()
+                    for ms in gcs.values():
+                        ms.clear()
                     perf["queued_ms"].clear()
                     perf["pass_ms"].clear()
             elif cmd == "frame_cost":
                 # Draw the same window ``frames`` times, one a frame, nothing else changing:
                 # the CPU this process spends per frame (render and swap included).
                 left = [int(req.get("frames", 20))]
-                cpu0, first = time.process_time(), len(frames)
+                cpu0, first, ui0 = time.process_time(), len(frames), time.thread_time()
 
                 def step(_dt: float) -> bool:
                     if left[0] == 0:
                         drawn = frames[first:]
+                        n = max(1, len(drawn))
                         cpu_ms = (time.process_time() - cpu0) * 1000
-                        reply(seq, ok=True, cpu_ms_per_frame=cpu_ms / max(1, len(drawn)),
+                        ui_ms = (time.thread_time() - ui0) * 1000
+                        reply(seq, ok=True, cpu_ms_per_frame=cpu_ms / n,
+                              ui_cpu_ms_per_frame=ui_ms / n,
                               flip_ms=[ms for _, ms in drawn])  # fmt: skip
                         return False
                     left[0] -= 1

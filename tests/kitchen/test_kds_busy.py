@@ -97,7 +97,16 @@ def test_sixty_open_tickets_page_and_bump_by_key(
     grill.wait_for("the keyed bump", lambda s: target not in s["order"], 15)
     assert target not in [t["id"] for t in terminal.tickets(station="grill")["tickets"]]
     grill.do("key", key=KEY_LEFT)
-    grill.wait_for("page 1", lambda s: s["page_text"].endswith("page 1/10"), 5)
+    state = grill.wait_for("page 1", lambda s: s["page_text"].endswith("page 1/10"), 5)
+
+    # A ticket arriving changes no card on the page: each is still the same widget.
+    before = {c["id"]: c["widget"] for c in state["shown"]}
+    scenario.fire_table(terminal, "99", 0)
+    state = grill.wait_for("the new ticket", lambda s: len(s["order"]) == OPEN, 15)
+    assert {c["id"]: c["widget"] for c in state["shown"]} == before
+    # Only the page on show and those either side have cards (a card is thousands of
+    # Python objects; 60 of them slowed every full garbage collection).
+    assert state["built"] <= 3 * len(state["shown"]) < OPEN, state["built"]
 
     grill.do("key", key=KEY_A, text="a")
     state = grill.wait_for("all day", lambda s: len(s["all_day"]) >= 4, 10)
