@@ -144,7 +144,7 @@ class Cook(threading.Thread):
 
 def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
     started_at = time.time()
-    cpu_before = kds.request("perf")
+    cpu_before = kds.request("perf", reset=True)
     stop = threading.Event()
     servers = [
         Server(root, TERMINALS[i % len(TERMINALS)], i, TABLE_EVERY_S, stop) for i in range(SERVERS)
@@ -203,7 +203,18 @@ def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         },
         "kds_process_cpu_pct": cpu_pct("process_cpu_s"),
         "kds_flip": summary(frames),
+        "kds_gc": gc_summary(perf),
     }
+
+
+def gc_summary(perf: dict[str, Any]) -> dict[str, Any]:
+    """The KDS process's garbage collections: a full one (generation 2) walks every object
+    of the process while every thread, the UI's too, waits for it."""
+    gcs = {
+        gen: {"n": len(ms), "total_ms": round(sum(ms), 1), "max_ms": round(max(ms, default=0), 1)}
+        for gen, ms in perf["gc_ms"].items()
+    }
+    return {"objects": perf["objects"], "by_generation": gcs}
 
 
 def run_redraw(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
@@ -229,14 +240,18 @@ def run_redraw(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
                        "items": [{"item": "salmon", "note": "no butter"}]})  # fmt: skip
         server.submit({"type": "fire", "by": "s-ana", "check": check})
         time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
-    redraws = kds.request("perf")["redraw_ms"]
+    perf = kds.request("perf")
+    redraws = perf["redraw_ms"]
     # The same page drawn again and again with nothing else happening: what one frame
     # costs the KDS's process in CPU. Less moved by other load than any wall time.
     cost = kds.request("frame_cost", timeout=120, frames=FRAME_COST_FRAMES)
     return {
         "open_tickets": len(kds.state()["order"]),
         "redraw": summary(redraws),
+        "redraw_ui_cpu": summary(perf["redraw_cpu_ms"]),
+        "gc": gc_summary(perf),
         "frame_cpu_ms": round(cost["cpu_ms_per_frame"], 1),
+        "frame_ui_cpu_ms": round(cost["ui_cpu_ms_per_frame"], 1),
         "frame_flip": summary(cost["flip_ms"]),
     }
 
@@ -291,11 +306,19 @@ def main() -> int:
     print(f"redraw with {redraw['open_tickets']} open tickets: p50 {rd['p50_ms']} ms  "
           f"p99 {rd['p99_ms']} ms  max {rd['max_ms']} ms  (n={rd['n']}; "
           f"one frame at 60 Hz = 16.7 ms)")  # fmt: skip
+    rc = redraw["redraw_ui_cpu"]
+    print(f"  CPU of the UI thread per update, to the end of its frame's swap: "
+          f"p50 {rc['p50_ms']} ms  p99 {rc['p99_ms']} ms")  # fmt: skip
+    for phase, stats in (("rush", rush["kds_gc"]), ("sixty open", redraw["gc"])):
+        full = stats["by_generation"]["2"]
+        print(f"  kds garbage collections, {phase}: {stats['objects']} objects; full ones "
+              f"{full['n']}, longest {full['max_ms']} ms")  # fmt: skip
     calls = ", ".join(f"{op} {n}" for op, n in rush["kds_node_calls_per_s"].items())
     print(f"  kds calls to its node per second: {calls}")
     swap = redraw["frame_flip"]["p50_ms"]
     print(f"one frame at {redraw['open_tickets']} open tickets, nothing else changing: "
-          f"{redraw['frame_cpu_ms']} ms of CPU, swap p50 {swap} ms")  # fmt: skip
+          f"{redraw['frame_cpu_ms']} ms of CPU ({redraw['frame_ui_cpu_ms']} ms on the UI thread), "
+          f"swap p50 {swap} ms")  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "kitchen.json").write_text(json.dumps(figures, indent=2) + "\n")
     return 0
