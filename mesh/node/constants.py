@@ -30,4 +30,5 @@ QUORUM_CONTACT_S = 1.0  # s without hearing the leader (or a quorum) before the 
 MEMBERSHIP_CHECK_S = 0.25  # s between two looks of the leader at its voters (docs/membership.md)
 TRANSFER_WAIT_S = 1.5  # s a leader shutting down waits for its successor to take over
 
+LOOP_STALL_WARN_S = 0.3  # s the loop may be held up before the watchdog logs it (elections: 0.4 s)
 CONTROL_TIMEOUT_S = 10.0  # s `ctl` waits for the node's answer

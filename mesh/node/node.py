@@ -44,6 +44,7 @@ from mesh.node.errors import error_reply
 from mesh.node.pins import Lockout
 from mesh.node.replica import Applied, Replica
 from mesh.node.store import SQLiteStorage, StoreCorrupt
+from mesh.node.watchdog import LoopWatchdog
 from mesh.raft.confchange import ConfChange
 from mesh.raft.errors import ProposalRefused
 from mesh.raft.raft import Role
@@ -113,6 +114,7 @@ class Node:
         self._writing: asyncio.Future[None] | None = None  # the fsync in flight, if any
         self._snapshotting: asyncio.Task[None] | None = None  # a snapshot being encoded
         self._snapshot_made: tuple[int, bytes] | None = None  # one encoded, to be stored
+        self.watchdog = LoopWatchdog(constants.LOOP_STALL_WARN_S)
         self._hash_job: tuple[dict[str, Any], asyncio.Future[str]] | None = None
         self._snapshot_not_before = 0.0  # monotonic s: a failed encoding waits before the next
         self._queued: list[tuple[str, dict[str, Any]]] = []  # (command id, command) to propose
@@ -196,6 +198,7 @@ class Node:
             task = loop.create_task(coro)
             task.add_done_callback(self._on_task_done)
             self._tasks.append(task)
+        self.watchdog.start()
         log.info(
             "node started",
             extra={"node": c.node, "site": c.site, "bind": c.bind, "peers": sorted(c.peers)},
@@ -277,6 +280,7 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._sync_task
             self._sync_task = None
+        self.watchdog.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -1069,6 +1073,10 @@ class Node:
                 **self.door_counters(),
             },
             "disk": {k: round(v, 4) for k, v in r.stats.items()},
+            "loop": {
+                "stalls": self.watchdog.stalls,
+                "longest_s": round(self.watchdog.longest_s, 3),
+            },
             "uptime_s": round(time.monotonic() - self.started_at, 3),
         }
 
