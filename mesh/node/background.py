@@ -59,8 +59,8 @@ def _child(work: Callable[[], bytes], read_end: int, write_end: int) -> None:
         with contextlib.suppress(OSError):
             # Background work: the node, and the other devices' processes on a shared
             # machine, come first. (All of a site's nodes snapshot at about the same
-            # index: on the two-core test machine five children at full priority
-            # starved the nodes of CPU long enough to cost elections.)
+            # index: on a two-core machine running a whole site, five children at full
+            # priority would compete with every node's loop for the CPU.)
             os.nice(19)
         os.closerange(3, write_end)
         os.closerange(write_end + 1, _FD_LIMIT)
