@@ -18,9 +18,11 @@ short, as a kitchen that keeps up does.
   the UI thread's work for each update (apply the new ticket list) plus the
   frame that shows it. Target: under 16.7 ms (one frame at 60 Hz).
 - Where the KDS's time goes: its frames per second and buffer swaps, the CPU of
-  its UI thread and of its whole process, its calls to its node per second, and
-  the CPU one frame of the 60-ticket page costs with nothing else changing (the
-  figure other load on the machine moves least).
+  its UI thread and of its whole process, its calls to its node per second, the
+  UI thread's CPU per update (from applying it to the end of the swap of the
+  frame that shows it), its garbage collections (a full one stops every thread),
+  and the CPU one frame of the 60-ticket page costs with nothing else changing,
+  in all and on the UI thread (the figures other load on the machine moves least).
 
 Needs Xvfb. Writes ``bench/results/kitchen.json``.
 """
