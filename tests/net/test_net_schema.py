@@ -284,10 +284,10 @@ def test_oversized_frames_are_rejected_before_parsing() -> None:
     assert _reason(b"\x00" * (constants.MAX_FRAME_BYTES + 1)) == "oversized"
 
 
-def test_the_default_limit_is_four_mebibytes_and_can_be_shrunk(
+def test_the_default_limit_is_sixty_four_mebibytes_and_can_be_shrunk(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert constants.MAX_FRAME_BYTES == 4 * 1024 * 1024
+    assert constants.MAX_FRAME_BYTES == 64 * 1024 * 1024  # a big day's snapshot fits
     frame = schema.encode(ForwardRequest(req_id="r", origin="t1", command={"blob": "x" * 300}))
     monkeypatch.setattr(constants, "MAX_FRAME_BYTES", 256)
     assert _reason(frame) == "oversized"
