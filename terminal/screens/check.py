@@ -30,6 +30,7 @@ from terminal.screens.base import TerminalScreen
 
 MAX_SEATS_SHOWN = 8
 COURSES = (1, 2, 3)
+SENT_RELEASE_S = 0.5  # s after an acknowledged add a tapped item looks released regardless
 
 
 def _ignore(_reply: Reply) -> None:
@@ -78,6 +79,10 @@ class CheckScreen(TerminalScreen):
     _follow: Follow | None = None
     _scroll_to_end = False  # this terminal added a line: bring it into view when it shows
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sent: list[Any] = []  # menu items tapped whose line is not shown yet
+
     def prepare(self, **kwargs: Any) -> None:
         ref = str(kwargs.get("check", self.ref))
         if ref != self.ref:
@@ -125,6 +130,7 @@ class CheckScreen(TerminalScreen):
             return
         check = reply["check"]
         site = self.app.site
+        self._release_sent()  # drawn in the same frame as the line they added
         self.check = check
         self.is_open = check.get("status") == "open"
         self._set_rows(
@@ -228,14 +234,14 @@ class CheckScreen(TerminalScreen):
             label = f"[b]{item['name']}[/b]\n[size=16sp]{price}[/size]"
             if gone:
                 label = f"[s]{item['name']}[/s]\n[size=16sp]86'd: out[/size]"
-            btn = Factory.TButton(text=label, tone=theme.DISABLED if gone else theme.PANEL_HI)
+            btn = Factory.MenuItem(text=label, tone=theme.DISABLED if gone else theme.PANEL_HI)
             btn.bind(on_release=partial(self._tap_item, iid))
             grid.add_widget(btn)
 
     def _pick_category(self, cid: str, *_args: Any) -> None:
         self.category = cid
 
-    def _tap_item(self, item_id: str, *_args: Any) -> None:
+    def _tap_item(self, item_id: str, *args: Any) -> None:
         item = (self.app.catalog.get("items") or {}).get(item_id) or {}
         if item.get("modifiers") and item_id not in self.app.eighty_six:
             from terminal.popups import ModifierPopup
@@ -246,7 +252,15 @@ class CheckScreen(TerminalScreen):
                 when_add=lambda mods, qty, note: self.add_item(item_id, mods, qty, note),
             ).open()
             return
+        if args and hasattr(args[0], "sent"):
+            args[0].sent = True  # pressed until the line shows (see MenuItem in check.kv)
+            self._sent.append(args[0])
         self.add_item(item_id, [], 1, "")
+
+    def _release_sent(self, *_args: Any) -> None:
+        for button in self._sent:
+            button.sent = False
+        self._sent.clear()
 
     def add_item(self, item_id: str, modifiers: list[str], qty: int, note: str) -> None:
         order: dict[str, Any] = {
@@ -264,7 +278,15 @@ class CheckScreen(TerminalScreen):
         )
         # No read here: the follow reads the check once the node has applied the line.
         self._scroll_to_end = True
-        self.send(pending, _ignore)
+        self.send(pending, self._added, on_refused=self._not_added)
+
+    def _added(self, _reply: Reply) -> None:
+        # The line normally shows first (and releases the button); if the check read the
+        # same (a duplicate tap), the button must not stay pressed.
+        Clock.schedule_once(self._release_sent, SENT_RELEASE_S)
+
+    def _not_added(self, _reply: Reply) -> None:
+        self._release_sent()
 
     # -- actions --------------------------------------------------------------
     def _simple(self, type_: str, **fields: Any) -> None:
