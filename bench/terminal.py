@@ -4,6 +4,7 @@
     python bench/terminal.py --quick         # 40 taps, 30 s shift
     python bench/terminal.py --taps 500 --shift-s 600
     python bench/terminal.py --taps 200 --shift-s 0   # latency only
+    python bench/terminal.py --taps 0 --shift-checks 120  # a 4-hour shift's checks, RSS
 
 Runs a real 3-node site on loopback: terminal A (node n1) and terminal B (node
 n2) are Kivy windows on one Xvfb screen, n3 is a headless node. Both terminals
@@ -20,6 +21,14 @@ to compare two versions of the app by on a busy machine.
 
 The shift then drives A by touch, round after round (open a check, add six
 items, fire, pay cash exactly, close), sampling A's resident memory (VmRSS).
+
+``--shift-checks N`` runs a shift by its number of checks instead of its length,
+faster than real time: each check is opened, fired, paid and closed on A by
+touch, two of its lines are tapped on A and four arrive from another device (n3,
+as a second server's orders would), and A's RSS is sampled after every check,
+beside that of n3 (a node alone, holding the same ledger). The slope over the
+second half of the shift says whether A's memory is flat; A's slope less n3's is
+what the app itself keeps (the rest is the day's ledger, which every node holds).
 Needs Xvfb and libmtdev1, as the UI tests do.
 """
 
@@ -32,9 +41,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mesh.client.api import ControlClient
 from tests.support.cluster import Cluster
 from tests.support.procs import ProcessReaper
 from tests.support.ui import UiApp, VirtualScreen, ui_unavailable
@@ -42,6 +53,11 @@ from tests.terminal.flows import add_item, login, open_check
 
 MENU_SODA = {"text": "Soda\n$3.50", "index": 0}
 SETTLE_S = 1.0  # s after the last tap before reading CPU time (animations a tap started)
+SHIFT_CHECKS_4H = 120  # a busy terminal's 4-hour shift: 30 checks an hour
+# Four lines another device adds to each check of the fast shift (the last is waited for).
+REMOTE_ITEMS = ("fries", "ipa", "cake", "salmon")
+REMOTE_LAST = "Grilled salmon"
+FLAT_MB = 5.0  # "flat": the second half's slope adds less than this over a whole shift
 
 
 def rss_mb(pid: int) -> float:
@@ -120,11 +136,115 @@ def shift(a: UiApp, seconds: float) -> list[tuple[float, float, int]]:
     return samples
 
 
+def measure_taps(a: UiApp, b: UiApp, taps: int) -> None:
+    frame, frame_cpu = frame_cost(a, 30)
+    here, there, tap_cpu_a, tap_cpu_b = latency(a, b, taps)
+    print(f"tap 'add item' -> line on screen, {taps} taps, 3-node cluster on loopback")
+    print(
+        f"  one frame (a screen-only change, no node): "
+        f"p50 {statistics.median(frame):.1f} ms, p99 {pct(frame, 99):.1f} ms, "
+        f"CPU {frame_cpu:.1f} ms"
+    )
+    for name, values, target in (
+        ("same terminal", here, 50),
+        ("other terminal", there, 150),
+    ):
+        print(
+            f"  {name:<15} p50 {statistics.median(values):6.1f} ms   "
+            f"p99 {pct(values, 99):6.1f} ms   max {max(values):6.1f} ms   "
+            f"(target p99 < {target} ms)"
+        )
+    print(
+        f"  CPU per tap (the process, node inside): terminal A {tap_cpu_a:.1f} ms, "
+        f"terminal B {tap_cpu_b:.1f} ms"
+    )
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of y over x (0 with fewer than two distinct x)."""
+    if len({x for x, _ in points}) < 2:
+        return 0.0
+    mx = statistics.fmean(x for x, _ in points)
+    my = statistics.fmean(y for _, y in points)
+    num = sum((x - mx) * (y - my) for x, y in points)
+    den = sum((x - mx) ** 2 for x, _ in points)
+    return num / den
+
+
+def fast_shift(a: UiApp, other: ControlClient, node_pid: int, checks: int) -> list[Sample]:
+    """``checks`` whole checks on A, as fast as A answers; a sample after each."""
+    samples = [Sample(0, 0.0, rss_mb(a.proc.pid), rss_mb(node_pid))]
+    start = time.monotonic()
+    for done in range(1, checks + 1):
+        a.tap(id="floor_button")
+        open_check(a, str(20 + done % 60))
+        add_item(a, "Mains", "Grilled salmon")
+        add_item(a, "Drinks", "Soda")
+        ref = a.find(id="header")["text"].split()[2]  # "Table 21   A1-7 ..." -> "A1-7"
+        items = [{"item": i, "qty": 1, "seat": 2, "course": 1} for i in REMOTE_ITEMS]
+        reply = other.submit({"type": "add_items", "by": "s-ana", "check": ref, "items": items})
+        assert reply.get("ok"), reply
+        # Two matches: the salmon tapped above and n3's (the menu shows Drinks by now).
+        a.wait(REMOTE_LAST, contains=True, index=1)
+        a.tap(id="fire_all")
+        a.wait("FIRED", contains=True)
+        a.tap(id="pay_button")
+        a.tap("Exact")
+        a.tap("Cash", index=0)
+        a.wait("Change")
+        a.tap(id="close_check")
+        a.wait(id="new_check")
+        samples.append(Sample(done, time.monotonic() - start, rss_mb(a.proc.pid), rss_mb(node_pid)))
+    return samples
+
+
+class Sample(NamedTuple):
+    checks: int
+    elapsed_s: float
+    app_mb: float
+    node_mb: float
+
+
+def report_shift(samples: list[Sample]) -> None:
+    last = samples[-1]
+    second = samples[len(samples) // 2 :]
+    app_slope = slope([(s.checks, s.app_mb) for s in second])
+    node_slope = slope([(s.checks, s.node_mb) for s in second])
+    per_shift = app_slope * SHIFT_CHECKS_4H
+    flat = per_shift < FLAT_MB
+    print(
+        f"fast shift on terminal A: {last.checks} checks in {last.elapsed_s:.0f} s "
+        f"(each: open, 2 lines tapped + 4 from n3, fire, pay cash, close)"
+    )
+    marks = [samples[0], samples[len(samples) // 4], samples[len(samples) // 2], last]
+    print(
+        "  RSS of A by checks done: " + ", ".join(f"{s.checks}: {s.app_mb:.0f} MB" for s in marks)
+    )
+    print(
+        f"  RSS of n3 (a node alone, same ledger): {samples[0].node_mb:.0f} -> "
+        f"{last.node_mb:.0f} MB"
+    )
+    print(
+        f"  second half slope: A {app_slope * 100:+.2f} MB per 100 checks, "
+        f"n3 {node_slope * 100:+.2f}, app's own {(app_slope - node_slope) * 100:+.2f}; "
+        f"over a {SHIFT_CHECKS_4H}-check shift A grows {per_shift:+.1f} MB: "
+        f"{'flat' if flat else 'NOT flat'} (flat: < {FLAT_MB:g} MB); "
+        f"peak {max(s.app_mb for s in samples):.0f} MB (target < 250 MB)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--taps", type=int, default=200)
     parser.add_argument("--shift-s", type=float, default=180.0)
+    parser.add_argument(
+        "--shift-checks",
+        type=int,
+        default=0,
+        help=f"Instead of --shift-s: this many checks, faster than real time "
+        f"({SHIFT_CHECKS_4H} is a 4-hour shift).",
+    )
     parser.add_argument("--logs", type=Path, help="Keep the apps' logs here.")
     args = parser.parse_args()
     taps, shift_s = (40, 30.0) if args.quick else (args.taps, args.shift_s)
@@ -155,43 +275,25 @@ def main() -> int:
             b.wait(id="balance")
             add_item(a, "Drinks", "Soda")  # warm up both paths once
             b.wait("Soda", contains=True)
-            frame, frame_cpu = frame_cost(a, 30)
-            here, there, tap_cpu_a, tap_cpu_b = latency(a, b, taps)
-            print(f"tap 'add item' -> line on screen, {taps} taps, 3-node cluster on loopback")
-            print(
-                f"  one frame (a screen-only change, no node): "
-                f"p50 {statistics.median(frame):.1f} ms, p99 {pct(frame, 99):.1f} ms, "
-                f"CPU {frame_cpu:.1f} ms"
-            )
-            for name, values, target in (
-                ("same terminal", here, 50),
-                ("other terminal", there, 150),
-            ):
-                print(
-                    f"  {name:<15} p50 {statistics.median(values):6.1f} ms   "
-                    f"p99 {pct(values, 99):6.1f} ms   max {max(values):6.1f} ms   "
-                    f"(target p99 < {target} ms)"
-                )
-            print(
-                f"  CPU per tap (the process, node inside): terminal A {tap_cpu_a:.1f} ms, "
-                f"terminal B {tap_cpu_b:.1f} ms"
-            )
+            if taps > 0:
+                measure_taps(a, b, taps)
             b.close()
-            if shift_s <= 0:
-                a.close()
-                return 0
-            samples = shift(a, shift_s)
-            first, last = samples[0], samples[-1]
-            peak = max(s[1] for s in samples)
-            half = samples[len(samples) // 2]
-            print(
-                f"simulated shift on terminal A: {last[2]} checks by touch in {last[0]:.0f} s "
-                f"(each: open, 6 items, fire, pay cash, close)"
-            )
-            print(
-                f"  RSS start {first[1]:.0f} MB, middle {half[1]:.0f} MB, end {last[1]:.0f} MB, "
-                f"peak {peak:.0f} MB (target < 250 MB and flat)"
-            )
+            if args.shift_checks > 0:
+                node_pid = site.procs["n3"].pid
+                report_shift(fast_shift(a, site.client("n3"), node_pid, args.shift_checks))
+            elif shift_s > 0:
+                samples = shift(a, shift_s)
+                first, last = samples[0], samples[-1]
+                peak = max(s[1] for s in samples)
+                half = samples[len(samples) // 2]
+                print(
+                    f"simulated shift on terminal A: {last[2]} checks by touch in "
+                    f"{last[0]:.0f} s (each: open, 6 items, fire, pay cash, close)"
+                )
+                print(
+                    f"  RSS start {first[1]:.0f} MB, middle {half[1]:.0f} MB, "
+                    f"end {last[1]:.0f} MB, peak {peak:.0f} MB (target < 250 MB and flat)"
+                )
             a.close()
         finally:
             reaper.reap()
