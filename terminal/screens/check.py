@@ -22,6 +22,7 @@ from kivy.properties import (
 )
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
 
 from terminal import present, theme, wording
 from terminal.backend import PendingCommand, Reply
@@ -42,6 +43,13 @@ def _sized(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         row["height"] = dp(76) if "\n" in row["text"] else dp(52)
     return rows
+
+
+class MenuItem(Button):  # type: ignore[misc]
+    """A menu button that stays pressed (``sent``) until the line it added is shown."""
+
+    tone = ListProperty(list(theme.PANEL_HI))
+    sent = BooleanProperty(False)
 
 
 class LineRow(ButtonBehavior, BoxLayout):  # type: ignore[misc]
@@ -234,7 +242,7 @@ class CheckScreen(TerminalScreen):
             label = f"[b]{item['name']}[/b]\n[size=16sp]{price}[/size]"
             if gone:
                 label = f"[s]{item['name']}[/s]\n[size=16sp]86'd: out[/size]"
-            btn = Factory.MenuItem(text=label, tone=theme.DISABLED if gone else theme.PANEL_HI)
+            btn = MenuItem(text=label, tone=theme.DISABLED if gone else theme.PANEL_HI)
             btn.bind(on_release=partial(self._tap_item, iid))
             grid.add_widget(btn)
 
@@ -252,7 +260,7 @@ class CheckScreen(TerminalScreen):
                 when_add=lambda mods, qty, note: self.add_item(item_id, mods, qty, note),
             ).open()
             return
-        if args and hasattr(args[0], "sent"):
+        if args and isinstance(args[0], MenuItem):
             args[0].sent = True  # pressed until the line shows (see MenuItem in check.kv)
             self._sent.append(args[0])
         self.add_item(item_id, [], 1, "")
