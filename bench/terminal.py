@@ -113,6 +113,18 @@ def frame_cost(a: UiApp, taps: int) -> tuple[list[float], float]:
     return out, (cpu_ms(a.proc.pid) - start) / taps
 
 
+def fire_pay_close(app: UiApp) -> None:
+    """Fire the open check, pay it exactly in cash and close it, by touch."""
+    app.tap(id="fire_all")
+    app.wait("FIRED", contains=True)
+    app.tap(id="pay_button")
+    app.tap("Exact")
+    app.tap("Cash", index=0)
+    app.wait("Change")
+    app.tap(id="close_check")
+    app.wait(id="new_check")
+
+
 def shift(a: UiApp, seconds: float) -> list[tuple[float, float, int]]:
     """Whole checks by touch until ``seconds`` have passed; (elapsed s, RSS MB, checks)."""
     samples = [(0.0, rss_mb(a.proc.pid), 0)]
@@ -123,14 +135,7 @@ def shift(a: UiApp, seconds: float) -> list[tuple[float, float, int]]:
         open_check(a, str(20 + done % 60))
         for category, item in (("Mains", "Grilled salmon"), ("Drinks", "Soda")) * 3:
             add_item(a, category, item)
-        a.tap(id="fire_all")
-        a.wait("FIRED", contains=True)
-        a.tap(id="pay_button")
-        a.tap("Exact")
-        a.tap("Cash", index=0)
-        a.wait("Change")
-        a.tap(id="close_check")
-        a.wait(id="new_check")
+        fire_pay_close(a)
         done += 1
         samples.append((time.monotonic() - start, rss_mb(a.proc.pid), done))
     return samples
@@ -186,14 +191,7 @@ def fast_shift(a: UiApp, other: ControlClient, node_pid: int, checks: int) -> li
         assert reply.get("ok"), reply
         # Two matches: the salmon tapped above and n3's (the menu shows Drinks by now).
         a.wait(REMOTE_LAST, contains=True, index=1)
-        a.tap(id="fire_all")
-        a.wait("FIRED", contains=True)
-        a.tap(id="pay_button")
-        a.tap("Exact")
-        a.tap("Cash", index=0)
-        a.wait("Change")
-        a.tap(id="close_check")
-        a.wait(id="new_check")
+        fire_pay_close(a)
         samples.append(Sample(done, time.monotonic() - start, rss_mb(a.proc.pid), rss_mb(node_pid)))
     return samples
 
