@@ -287,10 +287,12 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task  # a task that died was already logged by _on_task_done
         self._tasks.clear()
-        if self._snapshotting is not None:
-            self._snapshotting.cancel()  # kills the child encoding it
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._snapshotting
+        # Kill the children of background work still running (each is reaped).
+        for job in (self._snapshotting, self._hash_job[1] if self._hash_job else None):
+            if job is not None:
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await job
         if self._writing is not None:
             # Never close the store under a write still running on its thread.
             with contextlib.suppress(Exception):
