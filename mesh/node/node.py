@@ -160,7 +160,7 @@ class Node:
             snapshot_every=c.snapshot_every or constants.SNAPSHOT_EVERY,
             lost_marker=self.data_dir / cfg.LOST_MARKER_FILE,
         )
-        # A busy day's ledger takes seconds to encode: never on the loop (docs/node.md).
+        # A busy day's ledger takes seconds to encode: never on the loop (docs/architecture.md).
         self.replica.snapshots_elsewhere = background.can_fork()
         self._last_stamp = self.replica.ledger.last_time_ms
         self.counter = CheckCounter(self.data_dir / cfg.COUNTER_FILE, c.device_prefix)
