@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 _OK = b"\x00"
 _FAILED = b"\x01"
-_FD_LIMIT = 1 << 16  # close_range covers every descriptor the child could have inherited
+_FD_FLOOR = 1 << 16  # descriptors closed in the child at least up to here
 
 
 class BackgroundFailed(Exception):
@@ -63,7 +63,7 @@ def _child(work: Callable[[], bytes], read_end: int, write_end: int) -> None:
             # priority would compete with every node's loop for the CPU.)
             os.nice(19)
         os.closerange(3, write_end)
-        os.closerange(write_end + 1, _FD_LIMIT)
+        os.closerange(write_end + 1, max(_FD_FLOOR, os.sysconf("SC_OPEN_MAX")))
         try:
             out = _OK + work()
         except BaseException:
