@@ -116,19 +116,18 @@ store_meta: Table = MetaRow.__table__  # type: ignore[assignment]
 
 _ONLY_ROW = 1
 
-# The statements of the write path, built once: SQLAlchemy then reuses their
-# compiled form instead of building and hashing a new statement per Ready.
+# The statements of the write path. The two that run for every Ready are plain SQL
+# through SQLAlchemy's ``exec_driver_sql``: same connection, same transaction and
+# error handling, but no statement compiling and no dict per row. A Ready of one
+# entry cost 0.56-0.61 ms of CPU with Core statements, 0.40 ms this way (800 writes,
+# fsync on; docs/benchmarks.md).
 _DELETE_FROM = delete(raft_entries).where(raft_entries.c.idx >= bindparam("first"))
-_INSERT_ENTRY = insert(raft_entries)
-_PUT_HARD_STATE = (
-    insert(raft_hard_state)
-    .prefix_with("OR REPLACE")  # one row, replaced in one statement
-    .values(
-        id=_ONLY_ROW,
-        term=bindparam("term"),
-        vote=bindparam("vote"),
-        commit_index=bindparam("commit_index"),
-    )
+_INSERT_ENTRIES_SQL = (
+    f"INSERT INTO {raft_entries.name} (idx, term, kind, data, crc) VALUES (?, ?, ?, ?, ?)"
+)
+_PUT_HARD_STATE_SQL = (
+    f"INSERT OR REPLACE INTO {raft_hard_state.name} (id, term, vote, commit_index) "
+    f"VALUES ({_ONLY_ROW}, ?, ?, ?)"  # one row, replaced in one statement
 )
 
 
@@ -282,16 +281,16 @@ class SQLiteStorage(LogCache):
         if new[0].index <= self.last_index():
             # Whatever follows the first new index was overwritten by a new leader.
             self._conn.execute(_DELETE_FROM, {"first": new[0].index})
-        self._conn.execute(
-            _INSERT_ENTRY,
+        self._conn.exec_driver_sql(
+            _INSERT_ENTRIES_SQL,
             [
-                {
-                    "idx": e.index,
-                    "term": e.term,
-                    "kind": e.kind.value,
-                    "data": e.data,
-                    "crc": entry_crc(e.term, e.index, e.kind.value, e.data),
-                }
+                (
+                    e.index,
+                    e.term,
+                    e.kind.value,
+                    e.data,
+                    entry_crc(e.term, e.index, e.kind.value, e.data),
+                )
                 for e in new
             ],
         )
@@ -302,9 +301,8 @@ class SQLiteStorage(LogCache):
         self._entries.extend(new)
 
     def _sql_hard_state(self, hard_state: HardState) -> None:
-        self._conn.execute(
-            _PUT_HARD_STATE,
-            {"term": hard_state.term, "vote": hard_state.vote, "commit_index": hard_state.commit},
+        self._conn.exec_driver_sql(
+            _PUT_HARD_STATE_SQL, (hard_state.term, hard_state.vote, hard_state.commit)
         )
 
     def append(self, entries: Sequence[Entry]) -> None:
