@@ -17,6 +17,8 @@ MAX_MSG_BYTES = 1 << 20  # bytes of entries per append message
 SNAPSHOT_EVERY = 5000  # applied entries between ledger snapshots (and log compaction)
 HASH_IN_CHILD_ABOVE = 200  # checks + tickets from which `ctl status` hashes the ledger off the loop
 SNAPSHOT_RETRY_S = 5.0  # s after a failed background snapshot before the next try
+WRITE_SLOW_S = 0.05  # s a write on the loop may take before writes go to a thread
+WRITE_THREAD_FOR_S = 30.0  # s writes stay on a thread after a slow one
 
 SUBMIT_TIMEOUT_S = 5.0  # s a client waits for its command to be committed and applied
 FORWARD_RETRY_S = 0.5  # s before a follower re-sends a forwarded command (same id)

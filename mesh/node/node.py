@@ -42,9 +42,10 @@ from mesh.node.admission import Admission
 from mesh.node.check_counter import CheckCounter
 from mesh.node.errors import error_reply
 from mesh.node.pins import Lockout
-from mesh.node.replica import Applied, Replica
+from mesh.node.replica import Applied, Replica, WritePlan
 from mesh.node.store import SQLiteStorage, StoreCorrupt
 from mesh.node.watchdog import LoopWatchdog
+from mesh.node.write_placement import WritePlacement
 from mesh.raft.confchange import ConfChange
 from mesh.raft.errors import ProposalRefused
 from mesh.raft.raft import Role
@@ -112,6 +113,9 @@ class Node:
         self.fatal = asyncio.Event()  # set when one of the node's loops died of a bug
         self._wake = asyncio.Event()
         self._writing: asyncio.Future[None] | None = None  # the fsync in flight, if any
+        self._placement = WritePlacement(
+            slow_s=constants.WRITE_SLOW_S, thread_for_s=constants.WRITE_THREAD_FOR_S
+        )
         self._snapshotting: asyncio.Task[None] | None = None  # a snapshot being encoded
         self._snapshot_made: tuple[int, bytes] | None = None  # one encoded, to be stored
         self.watchdog = LoopWatchdog(constants.LOOP_STALL_WARN_S)
@@ -561,9 +565,8 @@ class Node:
                 self._send_raft(r.early_messages(rd))
                 plan = r.plan_for(rd)
                 if plan is not None:
-                    self._writing = asyncio.ensure_future(asyncio.to_thread(r.write, plan))
                     try:
-                        await asyncio.shield(self._writing)
+                        await self._persist(plan)
                     except Exception:
                         # A failed write (disk full, I/O error) sends no promise and applies
                         # nothing; the same Ready is written again after a pause.
@@ -571,8 +574,6 @@ class Node:
                         await asyncio.sleep(retry_s)
                         retry_s = min(retry_s * 2, 2.0)
                         continue
-                    finally:
-                        self._writing = None
                 retry_s = 0.05
                 applied = r.finish(rd)
                 self._send_raft(r.late_messages(rd))
@@ -580,6 +581,23 @@ class Node:
                 self._snapshot_step()
                 self._check_role()
                 self._propose_queued()
+
+    async def _persist(self, plan: WritePlan) -> None:
+        """Write one Ready: on the loop when that is cheaper (mesh/node/write_placement.py)."""
+        r = self.replica
+        assert r is not None
+        if self._placement.on_loop(has_snapshot=plan.snapshot is not None):
+            started = time.monotonic()
+            try:
+                r.write(plan)
+            finally:
+                self._placement.ran_on_loop(time.monotonic() - started)
+            return
+        self._writing = asyncio.ensure_future(asyncio.to_thread(r.write, plan))
+        try:
+            await asyncio.shield(self._writing)
+        finally:
+            self._writing = None
 
     def _snapshot_step(self) -> None:
         """Store a snapshot encoded in the background, or start encoding one when due.
@@ -1074,7 +1092,10 @@ class Node:
                 **self.admission.counts,
                 **self.door_counters(),
             },
-            "disk": {k: round(v, 4) for k, v in r.stats.items()},
+            "disk": {
+                **{k: round(v, 4) for k, v in r.stats.items()},
+                "slow_writes": self._placement.slow_writes,
+            },
             "loop": {
                 "stalls": self.watchdog.stalls,
                 "longest_s": round(self.watchdog.longest_s, 3),
