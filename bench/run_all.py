@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, float] = {
     "raft_core": 300,
     "ledger": 300,
     "transport": 120,
+    "writes": 120,
     "cluster": 600,
     "peers": 900,
     "sync": 600,
