@@ -27,6 +27,7 @@ from kivy.uix.button import Button
 from terminal import present, theme, wording
 from terminal.backend import PendingCommand, Reply
 from terminal.follow import Follow
+from terminal.pressed import PressedItems
 from terminal.screens.base import TerminalScreen
 
 MAX_SEATS_SHOWN = 8
@@ -89,7 +90,7 @@ class CheckScreen(TerminalScreen):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._sent: list[Any] = []  # menu items tapped whose line is not shown yet
+        self._pressed = PressedItems()  # menu items tapped whose line is not shown yet
 
     def prepare(self, **kwargs: Any) -> None:
         ref = str(kwargs.get("check", self.ref))
@@ -138,7 +139,7 @@ class CheckScreen(TerminalScreen):
             return
         check = reply["check"]
         site = self.app.site
-        self._release_sent()  # drawn in the same frame as the line they added
+        self._pressed.shown()  # drawn in the same frame as the line they added
         self.check = check
         self.is_open = check.get("status") == "open"
         self._set_rows(
@@ -260,17 +261,17 @@ class CheckScreen(TerminalScreen):
                 when_add=lambda mods, qty, note: self.add_item(item_id, mods, qty, note),
             ).open()
             return
-        if args and isinstance(args[0], MenuItem):
-            args[0].sent = True  # pressed until the line shows (see MenuItem in check.kv)
-            self._sent.append(args[0])
-        self.add_item(item_id, [], 1, "")
+        button = args[0] if args and isinstance(args[0], MenuItem) else None
+        self.add_item(item_id, [], 1, "", pressed=button)
 
-    def _release_sent(self, *_args: Any) -> None:
-        for button in self._sent:
-            button.sent = False
-        self._sent.clear()
-
-    def add_item(self, item_id: str, modifiers: list[str], qty: int, note: str) -> None:
+    def add_item(
+        self,
+        item_id: str,
+        modifiers: list[str],
+        qty: int,
+        note: str,
+        pressed: MenuItem | None = None,
+    ) -> None:
         order: dict[str, Any] = {
             "item": item_id,
             "qty": qty,
@@ -284,17 +285,23 @@ class CheckScreen(TerminalScreen):
         pending = PendingCommand.make(
             "add_items", self.app.staff["id"], check=self.ref, items=[order]
         )
+        if pressed is not None:  # pressed until the line shows (see MenuItem in check.kv)
+            self._pressed.press(pressed, pending.id)
         # No read here: the follow reads the check once the node has applied the line.
         self._scroll_to_end = True
-        self.send(pending, self._added, on_refused=self._not_added)
+        self.send(
+            pending,
+            partial(self._added, pending.id),
+            on_refused=partial(self._not_added, pending.id),
+        )
 
-    def _added(self, _reply: Reply) -> None:
+    def _added(self, command_id: str, _reply: Reply) -> None:
         # The line normally shows first (and releases the button); if the check read the
         # same (a duplicate tap), the button must not stay pressed.
-        Clock.schedule_once(self._release_sent, SENT_RELEASE_S)
+        Clock.schedule_once(lambda _dt: self._pressed.settled(command_id), SENT_RELEASE_S)
 
-    def _not_added(self, _reply: Reply) -> None:
-        self._release_sent()
+    def _not_added(self, command_id: str, _reply: Reply) -> None:
+        self._pressed.settled(command_id)
 
     # -- actions --------------------------------------------------------------
     def _simple(self, type_: str, **fields: Any) -> None:
