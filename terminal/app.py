@@ -8,6 +8,7 @@ errors in one message bar with a Retry that re-sends the very same command.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from terminal import present, theme, widgets, wording
 from terminal.backend import Backend, Reply
+from terminal.gc_hold import HOLD_MAX_S, GcHold
 from terminal.screens import SCREENS
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ class TerminalApp(App):  # type: ignore[misc]
         self.title = "tablemesh terminal"
         self._retry: Callable[[], None] | None = None
         self._changed = Clock.create_trigger(self._on_change)
+        self._gc_hold = GcHold()
+        self._gc_give_back = Clock.create_trigger(self._release_gc, HOLD_MAX_S)
 
     # -- building -------------------------------------------------------------
     def build(self) -> Any:
@@ -99,6 +103,9 @@ class TerminalApp(App):  # type: ignore[misc]
         self.go("setup")
 
     def _node_ready(self) -> None:
+        # What exists now lives as long as the app (Kivy, the screens, the node as it
+        # started): out of the way of every later collection, a full one included.
+        gc.freeze()
         self.backend.watch(self._changed)
         Clock.schedule_interval(self._poll_status, STATUS_POLL_S)
         self._poll_status(0)
@@ -133,6 +140,21 @@ class TerminalApp(App):  # type: ignore[misc]
     def changed(self) -> None:
         """Ask for one refresh of the screen (many asks in one frame make one refresh)."""
         self._changed()
+
+    # -- garbage collection around a tap ---------------------------------------
+    def hold_gc(self) -> None:
+        """No automatic collection until the change a tap makes is drawn (or HOLD_MAX_S)."""
+        if self._gc_hold.hold():
+            self._gc_give_back()
+
+    def release_gc_after_frame(self) -> None:
+        """Collection back on once the frame being prepared is drawn."""
+        if self._gc_hold.held:
+            Clock.schedule_once(self._release_gc, 0)  # 0: after the next frame
+
+    def _release_gc(self, *_args: Any) -> None:
+        self._gc_give_back.cancel()
+        self._gc_hold.release()
 
     def load_catalog(self) -> None:
         self.backend.call("catalog", self._got_catalog)

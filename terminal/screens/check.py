@@ -140,6 +140,7 @@ class CheckScreen(TerminalScreen):
         check = reply["check"]
         site = self.app.site
         self._pressed.shown()  # drawn in the same frame as the line they added
+        self.app.release_gc_after_frame()
         self.check = check
         self.is_open = check.get("status") == "open"
         self._set_rows(
@@ -287,6 +288,7 @@ class CheckScreen(TerminalScreen):
         )
         if pressed is not None:  # pressed until the line shows (see MenuItem in check.kv)
             self._pressed.press(pressed, pending.id)
+        self.app.hold_gc()
         # No read here: the follow reads the check once the node has applied the line.
         self._scroll_to_end = True
         self.send(
@@ -302,6 +304,7 @@ class CheckScreen(TerminalScreen):
 
     def _not_added(self, command_id: str, _reply: Reply) -> None:
         self._pressed.settled(command_id)
+        self.app.release_gc_after_frame()
 
     # -- actions --------------------------------------------------------------
     def _simple(self, type_: str, **fields: Any) -> None:
