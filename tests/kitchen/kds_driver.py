@@ -79,22 +79,31 @@ def main() -> int:
     TicketCard.__init__ = numbered_card_init
     applied: list[tuple[int, float]] = []  # (applied index, wall time) as the node reports
     client.watch(lambda index: applied.append((index, time.time())))
-    seen: dict[str, float] = {}  # ticket id -> wall time of the first frame that showed it
+    # Ticket id -> wall time of the first frame that showed it: the end of that frame's
+    # buffer swap (under a software renderer the swap is where the pixels are drawn).
+    seen: dict[str, float] = {}
+    # ... and the start of that frame's swap (what "drawn" meant before 2026-12-02).
+    seen_before_swap: dict[str, float] = {}
+    in_frame: list[str] = []  # tickets new in the frame being swapped
 
-    def on_flip(*_: Any) -> None:
+    def on_flip(*_: Any) -> None:  # bound handlers run before the window's swap
         rail = getattr(app, "rail", None)
         if rail is None:
             return
         now = time.time()
         for tid in rail.order():
-            if tid not in seen:
-                seen[tid] = now
+            if tid not in seen_before_swap:
+                seen_before_swap[tid] = now
+                in_frame.append(tid)
 
     # Redraw cost: a ticket update applied on the UI thread plus the frame that shows it.
     # In wall time, and in CPU time of the UI thread from the update to the end of that
     # frame's buffer swap (what other load on the machine moves least).
+    # ``redraw_ms`` ends where the frame's buffer swap starts (bound handlers of ``on_flip``
+    # run before the window's own); ``redraw_swapped_ms`` at the end of that swap.
     perf: dict[str, Any] = {"apply_s": None, "draw_at": 0.0, "update_cpu": None}
     perf.update(redraw_ms=[], redraw_cpu_ms=[], queued_ms=[], pass_ms=[])
+    perf.update(redraw_start=None, redraw_swapped_ms=[])
     plain_apply = app.apply
 
     def timed_apply(snap: Any) -> None:
@@ -113,7 +122,7 @@ def main() -> int:
     def timed_pass(woke: bool, last: int | None) -> Any:
         started = time.monotonic()
         snap = plain_pass(woke, last)
-        if snap.tickets is not None:
+        if snap.fetched:
             perf["pass_ms"].append((time.monotonic() - started) * 1000)
         return snap
 
@@ -126,6 +135,8 @@ def main() -> int:
         if perf["apply_s"] is not None:
             drawn = time.perf_counter() - perf["draw_at"]
             perf["redraw_ms"].append((perf["apply_s"] + drawn) * 1000)
+            # The same sum to the end of the swap: the update's work plus the whole frame.
+            perf["redraw_start"] = perf["draw_at"] - perf["apply_s"]
             perf["apply_s"] = None
 
     Window.bind(on_flip=on_flip, on_draw=on_draw)
@@ -138,8 +149,15 @@ def main() -> int:
     def timed_flip() -> None:
         started = time.perf_counter()
         plain_flip()
-        frames.append((time.time(), (time.perf_counter() - started) * 1000))
+        ended = time.time()
+        frames.append((ended, (time.perf_counter() - started) * 1000))
         del frames[:-20000]
+        for tid in in_frame:
+            seen[tid] = ended
+        in_frame.clear()
+        if perf["redraw_start"] is not None:
+            perf["redraw_swapped_ms"].append((time.perf_counter() - perf["redraw_start"]) * 1000)
+            perf["redraw_start"] = None
         if perf["update_cpu"] is not None:
             perf["redraw_cpu_ms"].append((time.thread_time() - perf["update_cpu"]) * 1000)
             perf["update_cpu"] = None
@@ -228,6 +246,7 @@ def main() -> int:
             "refires": {tid: views[tid].refire_reason for tid in rail.order() if views[tid].refire},
             "refire": refire_state(),
             "seen": dict(seen),
+            "seen_before_swap": dict(seen_before_swap),
             "built": len(rail._cards),
         }
 
@@ -298,6 +317,7 @@ def main() -> int:
                     ok=True,
                     redraw_ms=list(perf["redraw_ms"]),
                     redraw_cpu_ms=list(perf["redraw_cpu_ms"]),
+                    redraw_swapped_ms=list(perf["redraw_swapped_ms"]),
                     gc_ms={str(gen): list(ms) for gen, ms in gcs.items()},
                     objects=len(gc.get_objects()),
                     queued_ms=list(perf["queued_ms"]),
@@ -313,6 +333,7 @@ def main() -> int:
                 if req.get("reset"):
                     perf["redraw_ms"].clear()
                     perf["redraw_cpu_ms"].clear()
+                    perf["redraw_swapped_ms"].clear()
                     for ms in gcs.values():
                         ms.clear()
                     perf["queued_ms"].clear()
