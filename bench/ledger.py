@@ -5,12 +5,15 @@
 
 Prints commands applied per second (the whole mix, every command validated), and
 for the day's final state: snapshot bytes, snapshot/hash/restore times, and the
-time to save it through SQLAlchemy into a SQLite file.
+time to save it through SQLAlchemy into a SQLite file. Last, the full garbage
+collections while the day is applied again: with the collector's default, and with
+the heap collected and frozen every 1,000 entries as a node does (mesh/node/heap.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import random
 import statistics
@@ -31,6 +34,7 @@ from mesh.ledger import LedgerEntry, LedgerState, apply
 from mesh.ledger.check_ids import make_temp_id
 from mesh.ledger.models import Base, save_snapshot
 from mesh.ledger.sample_catalog import sample_catalog
+from mesh.node import heap
 
 DINNER_MS = 1_763_935_200_000  # 2025-11-23 17:00 local (UTC-5)
 MAINS = ["burger", "ribeye", "salmon", "chicken"]
@@ -95,7 +99,9 @@ def dinner_rush(checks: int, seed: int = 7) -> list[dict[str, Any]]:
     return log
 
 
-def run(log: list[dict[str, Any]]) -> tuple[LedgerState, float, int, Counter[str]]:
+def run(
+    log: list[dict[str, Any]], keeper: heap.HeapKeeper | None = None
+) -> tuple[LedgerState, float, int, Counter[str]]:
     """Apply the log; 'bump_all' becomes one bump per open ticket of the check."""
     state = LedgerState()
     index = 0
@@ -128,6 +134,8 @@ def run(log: list[dict[str, Any]]) -> tuple[LedgerState, float, int, Counter[str
             elapsed += time.perf_counter() - t0
             kinds[command["type"]] += 1
             rejected += not outcome.ok
+            if keeper is not None:
+                keeper.applied(1)
     return state, elapsed, rejected, kinds
 
 
@@ -177,6 +185,34 @@ def main() -> None:
             session.commit()
         print(f"  save to SQLite: {(time.perf_counter() - t0) * 1000:.0f} ms")
         engine.dispose()
+
+    del state, restored, data
+    print("full collections while applying the day (the GIL is held through each):")
+    print(f"  collector's default: {full_collection_pauses(log, None)}")
+    print(f"  collect and freeze every 1,000 entries: {full_collection_pauses(log, 1000)}")
+
+
+def full_collection_pauses(log: list[dict[str, Any]], freeze_every: int | None) -> str:
+    """Apply the day once more and time the full collections that happen meanwhile.
+
+    ``freeze_every``: collect and freeze the heap every so many entries, as a
+    standalone node does (mesh/node/heap.py); None: the collector's default.
+    """
+    gc.collect()
+    keeper = heap.HeapKeeper(freeze_every) if freeze_every else None
+    if keeper is not None:
+        keeper.freeze_now()  # as a node does at start, before it serves: not counted
+    watch = heap.FullCollections()
+    gc.callbacks.append(watch)
+    try:
+        run(log, keeper)
+    finally:
+        gc.callbacks.remove(watch)
+        gc.unfreeze()
+    return (
+        f"{watch.count} full collections, longest {watch.longest_s * 1000:.0f} ms, "
+        f"total {watch.total_s * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

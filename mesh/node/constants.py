@@ -19,6 +19,7 @@ HASH_IN_CHILD_ABOVE = 200  # checks + tickets from which `ctl status` hashes the
 SNAPSHOT_RETRY_S = 5.0  # s after a failed background snapshot before the next try
 WRITE_SLOW_S = 0.05  # s a write on the loop may take before writes go to a thread
 WRITE_THREAD_FOR_S = 30.0  # s writes stay on a thread after a slow one
+GC_FREEZE_EVERY = 1000  # applied entries between two collect-and-freeze of a node's heap
 
 SUBMIT_TIMEOUT_S = 5.0  # s a client waits for its command to be committed and applied
 FORWARD_RETRY_S = 0.5  # s before a follower re-sends a forwarded command (same id)

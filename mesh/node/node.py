@@ -36,7 +36,7 @@ from mesh.net.discovery import PeerSeen as DiscoveredPeer
 from mesh.net.guest import GuestDoor
 from mesh.net.keys import KeyPair, load_or_create_keypair
 from mesh.net.transport import PeerInfo, Transport
-from mesh.node import background, constants, control_ops, membership, roster
+from mesh.node import background, constants, control_ops, heap, membership, roster
 from mesh.node import config as cfg
 from mesh.node.admission import Admission
 from mesh.node.check_counter import CheckCounter
@@ -96,7 +96,10 @@ class Node:
         *,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        freeze_heap: bool = False,
     ) -> None:
+        """``freeze_heap``: keep full collections short by freezing the heap as the
+        ledger grows (mesh/node/heap.py); only for a process that is just a node."""
         self.data_dir = data_dir
         self.config = cfg.load(data_dir)
         self.node_id = self.config.node
@@ -119,6 +122,8 @@ class Node:
         self._snapshotting: asyncio.Task[None] | None = None  # a snapshot being encoded
         self._snapshot_made: tuple[int, bytes] | None = None  # one encoded, to be stored
         self.watchdog = LoopWatchdog(constants.LOOP_STALL_WARN_S)
+        self.heap = heap.HeapKeeper(constants.GC_FREEZE_EVERY) if freeze_heap else None
+        heap.full_collections()  # counted for `ctl status` either way
         self._hash_job: tuple[dict[str, Any], asyncio.Future[str]] | None = None
         self._snapshot_not_before = 0.0  # monotonic s: a failed encoding waits before the next
         self._queued: list[tuple[str, dict[str, Any]]] = []  # (command id, command) to propose
@@ -167,6 +172,8 @@ class Node:
         # A busy day's ledger takes seconds to encode: never on the loop (docs/architecture.md).
         self.replica.snapshots_elsewhere = background.can_fork()
         self._last_stamp = self.replica.ledger.last_time_ms
+        if self.heap is not None:
+            self.heap.freeze_now()  # the restored ledger and the code: never walked again
         self.counter = CheckCounter(self.data_dir / cfg.COUNTER_FILE, c.device_prefix)
         peers = {
             name: PeerInfo(address=p.address, public_key=p.public_key)
@@ -578,6 +585,8 @@ class Node:
                 applied = r.finish(rd)
                 self._send_raft(r.late_messages(rd))
                 self._after_apply(applied)
+                if self.heap is not None and applied:
+                    self.heap.applied(len(applied))
                 self._snapshot_step()
                 self._check_role()
                 self._propose_queued()
@@ -1100,6 +1109,7 @@ class Node:
                 "stalls": self.watchdog.stalls,
                 "longest_s": round(self.watchdog.longest_s, 3),
             },
+            "gc": heap.status(self.heap),
             "uptime_s": round(time.monotonic() - self.started_at, 3),
         }
 

@@ -17,7 +17,7 @@ EXIT_FATAL = 70  # EX_SOFTWARE: a node loop died; the supervisor should restart 
 
 async def run_node(data_dir: Path) -> int:
     """Serve until a signal (exit 0) or until one of the node's loops dies (exit 70)."""
-    node = Node(data_dir)
+    node = Node(data_dir, freeze_heap=True)  # a process that is only a node (heap.py)
     await node.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -1,0 +1,117 @@
+"""A node's heap: full collections counted, and frozen as the ledger grows (standalone only)."""
+
+from __future__ import annotations
+
+import functools
+import gc
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mesh.client import api
+from mesh.client.api import EmbeddedNode
+from mesh.node import constants, heap
+from mesh.node.node import Node
+from tests.support.cluster import Cluster
+from tests.support.procs import ProcessReaper
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()  # never leave the rest of the suite frozen
+
+
+def test_full_collections_are_counted_with_their_length() -> None:
+    watch = heap.full_collections()
+    before = watch.count
+    gc.collect()
+    assert watch.count == before + 1
+    assert watch.longest_s > 0
+    gc.collect(0)  # a young collection is not a full one
+    assert watch.count == before + 1
+
+
+def test_the_keeper_collects_and_freezes_every_so_many_entries(unfrozen: None) -> None:
+    keeper = heap.HeapKeeper(every=3)
+    keeper.applied(2)
+    assert gc.get_freeze_count() == 0 and keeper.freezes == 0
+    keeper.applied(1)
+    assert keeper.freezes == 1
+    assert gc.get_freeze_count() > 0
+    assert heap.status(keeper)["frozen_objects"] == gc.get_freeze_count()
+
+
+def test_garbage_is_collected_before_a_freeze(unfrozen: None) -> None:
+    class Cycle:
+        pass
+
+    a, b = Cycle(), Cycle()
+    a.other, b.other = b, a  # type: ignore[attr-defined]
+    del a, b
+    heap.HeapKeeper(every=1).freeze_now()
+    assert gc.get_freeze_count() > 0
+    gc.unfreeze()  # the frozen objects are back where get_objects sees them
+    assert not any(isinstance(o, Cycle) for o in gc.get_objects())  # collected, not frozen
+
+
+def _open_checks(client_submit: object, count: int) -> None:
+    for table in range(count):
+        reply = client_submit(  # type: ignore[operator]
+            {"type": "open_check", "id": uuid.uuid4().hex, "by": "s-ana",
+             "table": str(table), "guests": 2, "server": "s-ana"}
+        )  # fmt: skip
+        assert reply["ok"], reply
+
+
+def test_a_node_process_freezes_its_heap_and_says_so(tmp_path: Path, reaper: ProcessReaper) -> None:
+    site = Cluster(tmp_path / "s", reaper, nodes=1)
+    site.start()
+    name = site.names[0]
+    client = site.client(name)
+    status = client.status(with_hash=False)
+    assert status["gc"]["freezes"] >= 1  # at start
+    assert status["gc"]["frozen_objects"] > 10_000  # the code and the restored ledger
+
+
+def test_a_node_inside_an_app_never_freezes(
+    tmp_path: Path, reaper: ProcessReaper, unfrozen: None
+) -> None:
+    site = Cluster(tmp_path / "s", reaper, nodes=1)
+    node = EmbeddedNode(site.data(site.names[0]))
+    client = node.start()
+    try:
+        deadline = time.monotonic() + 15
+        while client.status(with_hash=False)["role"] != "leader":
+            assert time.monotonic() < deadline, "no leader"
+            time.sleep(0.05)
+        _open_checks(client.submit, 5)
+        status = client.status(with_hash=False)
+        assert status["gc"]["freezes"] == 0
+        assert gc.get_freeze_count() == 0
+    finally:
+        node.stop()
+
+
+def test_a_freezing_node_freezes_again_as_it_applies(
+    tmp_path: Path, reaper: ProcessReaper, unfrozen: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(constants, "GC_FREEZE_EVERY", 3)
+    monkeypatch.setattr(api, "Node", functools.partial(Node, freeze_heap=True))
+    site = Cluster(tmp_path / "s", reaper, nodes=1)
+    node = EmbeddedNode(site.data(site.names[0]))
+    client = node.start()
+    try:
+        deadline = time.monotonic() + 15
+        while client.status(with_hash=False)["role"] != "leader":
+            assert time.monotonic() < deadline, "no leader"
+            time.sleep(0.05)
+        at_start = client.status(with_hash=False)["gc"]["freezes"]
+        _open_checks(client.submit, 7)
+        assert client.status(with_hash=False)["gc"]["freezes"] >= at_start + 2
+    finally:
+        node.stop()
