@@ -2,8 +2,9 @@
 
 ``python -m tests.terminal.drawing_probe DATA_DIR`` prints one JSON object: how
 many stencil instructions the window draws on the check screen, whether each
-scroll view's scissor box is its own box on screen, and which label textures
-are drawn again when one line is added to a check of twelve. The test process
+scroll view's scissor box is its own box on screen, how far below the top of
+its list a short check starts, and which label textures are drawn again when
+one line is added to a check of twelve. The test process
 itself never imports Kivy (``test_drawing.py`` runs this in a subprocess).
 """
 
@@ -73,7 +74,14 @@ def main(data_dir: str) -> None:
     frames()
     app.go("check", check="A1-1")
     screen = app.manager.get_screen("check")
-    screen._scroll_to_end = True  # as after a tap on this terminal: the list at its end
+    view = screen.ids.lines
+    for lines in (1, 2):  # two lines added one after the other on this terminal
+        screen._scroll_to_end = True
+        screen.show({"ok": True, "check": _check(lines)})
+        frames()
+    # A short check starts at the top of its list, even after a line added here.
+    short_gap = view.top - (view.g_translate.xy[1] + view.children[0].height)
+    screen._scroll_to_end = True  # a long one ends at its newest line
     screen.show({"ok": True, "check": _check(LINES)})
     frames()
 
@@ -105,6 +113,7 @@ def main(data_dir: str) -> None:
         json.dumps(
             {
                 "stencils": stencils,
+                "short_check_gap_at_top": short_gap,
                 "clips": clips,
                 "rendered_after_one_line": rendered,
                 "rows": len(screen.rows),

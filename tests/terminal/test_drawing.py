@@ -19,7 +19,7 @@ from tests.support.ui import ROOT, VirtualScreen
 PROBE_S = 60.0  # s a bound on the probe's run (a Kivy start under Xvfb), never a measure
 
 
-def test_no_stencil_scroll_views_clipped_to_their_box_one_line_drawn_once(
+def test_no_stencil_lists_clipped_to_their_box_and_one_line_added_draws_one_row(
     screen: VirtualScreen, tmp_path: Path
 ) -> None:
     kivy_home = tmp_path / ".kivy"
@@ -45,6 +45,7 @@ def test_no_stencil_scroll_views_clipped_to_their_box_one_line_drawn_once(
     report = json.loads(done.stdout.strip().splitlines()[-1])
 
     assert report["stencils"] == 0
+    assert report["short_check_gap_at_top"] == 0
     assert report["clips"], "the check screen has its lines in a scroll view"
     for clip in report["clips"]:
         assert clip["scissor"] == clip["box"], clip
