@@ -141,10 +141,15 @@ def shift(a: UiApp, seconds: float) -> list[tuple[float, float, int]]:
     return samples
 
 
-def measure_taps(a: UiApp, b: UiApp, taps: int) -> None:
+def measure_taps(a: UiApp, b: UiApp, taps: int, leader: str) -> None:
+    load_before = os.getloadavg()[0]
     frame, frame_cpu = frame_cost(a, 30)
     here, there, tap_cpu_a, tap_cpu_b = latency(a, b, taps)
-    print(f"tap 'add item' -> line on screen, {taps} taps, 3-node cluster on loopback")
+    where = {"n1": "terminal A's own node", "n2": "terminal B's node", "n3": "the headless node"}
+    print(
+        f"tap 'add item' -> line on screen, {taps} taps, 3-node cluster on loopback "
+        f"(leader {leader}: {where.get(leader, '?')})"
+    )
     print(
         f"  one frame (a screen-only change, no node): "
         f"p50 {statistics.median(frame):.1f} ms, p99 {pct(frame, 99):.1f} ms, "
@@ -163,6 +168,7 @@ def measure_taps(a: UiApp, b: UiApp, taps: int) -> None:
         f"  CPU per tap (the process, node inside): terminal A {tap_cpu_a:.1f} ms, "
         f"terminal B {tap_cpu_b:.1f} ms"
     )
+    print(f"  load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
 
 
 def slope(points: list[tuple[float, float]]) -> float:
@@ -274,7 +280,8 @@ def main() -> int:
             add_item(a, "Drinks", "Soda")  # warm up both paths once
             b.wait("Soda", contains=True)
             if taps > 0:
-                measure_taps(a, b, taps)
+                # A follower's tap goes through the leader and back: say which path this was.
+                measure_taps(a, b, taps, site.leader(["n1", "n2", "n3"]))
             b.close()
             if args.shift_checks > 0:
                 node_pid = site.procs["n3"].pid
