@@ -38,10 +38,11 @@ class FullCollections:
         self.count = 0
         self.longest_s = 0.0
         self.total_s = 0.0
+        self.ignoring = False  # set around a collection made before the node serves
         self._started: float | None = None
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
-        if info.get("generation") != 2:
+        if info.get("generation") != 2 or self.ignoring:
             return
         if phase == "start":
             self._started = time.perf_counter()
@@ -71,7 +72,17 @@ class HeapKeeper:
     def __init__(self, every: int) -> None:
         self.every = every
         self.freezes = 0
+        self.at_start_s: float | None = None
         self._since = 0
+
+    def freeze_at_start(self) -> None:
+        """The first freeze, before the node serves: timed apart, not counted as a pause."""
+        watch = full_collections()
+        watch.ignoring = True
+        try:
+            self.at_start_s = self.freeze_now()
+        finally:
+            watch.ignoring = False
 
     def freeze_now(self) -> float:
         """Collect everything not frozen, then freeze what is left; the seconds it took."""
@@ -100,5 +111,8 @@ def status(keeper: HeapKeeper | None) -> dict[str, Any]:
         "longest_s": round(watch.longest_s, 4),
         "total_s": round(watch.total_s, 3),
         "freezes": keeper.freezes if keeper is not None else 0,
+        "at_start_s": None
+        if keeper is None or keeper.at_start_s is None
+        else round(keeper.at_start_s, 4),
         "frozen_objects": gc.get_freeze_count(),
     }

@@ -173,7 +173,7 @@ class Node:
         self.replica.snapshots_elsewhere = background.can_fork()
         self._last_stamp = self.replica.ledger.last_time_ms
         if self.heap is not None:
-            self.heap.freeze_now()  # the restored ledger and the code: never walked again
+            self.heap.freeze_at_start()  # the code and the restored ledger: never walked again
         self.counter = CheckCounter(self.data_dir / cfg.COUNTER_FILE, c.device_prefix)
         peers = {
             name: PeerInfo(address=p.address, public_key=p.public_key)

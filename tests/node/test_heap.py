@@ -36,6 +36,17 @@ def test_full_collections_are_counted_with_their_length() -> None:
     assert watch.count == before + 1
 
 
+def test_the_freeze_at_start_is_timed_apart_from_the_pauses(unfrozen: None) -> None:
+    watch = heap.full_collections()
+    before = watch.count
+    keeper = heap.HeapKeeper(every=1000)
+    keeper.freeze_at_start()
+    assert watch.count == before
+    assert keeper.at_start_s is not None and keeper.freezes == 1
+    keeper.freeze_now()
+    assert watch.count == before + 1
+
+
 def test_the_keeper_collects_and_freezes_every_so_many_entries(unfrozen: None) -> None:
     keeper = heap.HeapKeeper(every=3)
     keeper.applied(2)
@@ -75,6 +86,7 @@ def test_a_node_process_freezes_its_heap_and_says_so(tmp_path: Path, reaper: Pro
     client = site.client(name)
     status = client.status(with_hash=False)
     assert status["gc"]["freezes"] >= 1  # at start
+    assert status["gc"]["at_start_s"] is not None
     assert status["gc"]["frozen_objects"] > 10_000  # the code and the restored ledger
 
 
