@@ -52,6 +52,7 @@ class Snapshot:
     recall: list[TicketView] | None = None
     catalog: Catalog | None = None
     taken_at: float = field(default_factory=time.monotonic)
+    fetched: bool = False  # the tickets were fetched (``tickets`` is None if none changed)
 
 
 def _unreachable(exc: BaseException) -> Reply:
@@ -84,6 +85,10 @@ class Feed:
         self._status: Reply | None = None
         self._status_at = 0.0
         self._poked: int | None = None  # the highest applied index a poke reported
+        # The ticket views last handed to the UI: a fetch that finds the same ones (a
+        # check opened, items added, nothing fired for this screen) hands over none, so
+        # the UI thread neither re-fills nor redraws anything for it.
+        self._delivered: list[TicketView] | None = None
 
     # -- called from the UI thread -------------------------------------------------
     def start(self) -> None:
@@ -155,7 +160,7 @@ class Feed:
                 self._status = None
                 last_applied = None
             else:
-                if snap.tickets is not None and snap.status is not None:
+                if snap.fetched and snap.status is not None:
                     last_applied = snap.status.get("applied_index")
                     if woke:
                         # The status may be a cached one that predates the change. The
@@ -201,7 +206,10 @@ class Feed:
             self.catalog = Catalog.from_reply(self.client.call("catalog"))
             snap.catalog = self.catalog
         # Each ticket carries its check's number, so no list of checks is fetched here.
-        snap.tickets = ticket_views(self.station, raw, self.catalog)
+        views = ticket_views(self.station, raw, self.catalog)
+        snap.fetched = True
+        if views != self._delivered:
+            snap.tickets = self._delivered = views
         snap.offset_ms = clock_offset_ms(raw, int(time.time() * 1000))
         if snap.offset_ms is not None:
             self._offset_ms = snap.offset_ms

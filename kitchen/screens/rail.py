@@ -50,6 +50,7 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         super().__init__(**kwargs)
         self._views: dict[str, TicketView] = {}
         self._order: list[str] = []
+        self._told = False  # set_tickets has run: "Waiting for the node..." is gone
         self._cards: dict[str, TicketCard] = {}
         self._pool: list[TicketCard] = []
         self._shown: list[TicketCard] = []
@@ -67,6 +68,13 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
 
     # -- what the app calls -------------------------------------------------------
     def set_tickets(self, views: list[TicketView]) -> None:
+        if (
+            self._told
+            and [v.id for v in views] == self._order
+            and all(self._views[v.id] == v for v in views)
+        ):  # nothing this screen shows changed: no card, no pixel to redo
+            return
+        self._told = True
         fresh = {v.id: v for v in views}
         for gone in set(self._views) - set(fresh):
             self._release(gone)
@@ -205,4 +213,6 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
                 self._dark.append(Rectangle())
         for rect, strip in zip_longest(self._dark, strips):
             x, w = strip if strip is not None else (0.0, 0.0)
-            rect.pos, rect.size = (x, box.y), (w, box.height if strip is not None else 0.0)
+            pos, size = (x, box.y), (w, box.height if strip is not None else 0.0)
+            if tuple(rect.pos) != pos or tuple(rect.size) != size:  # a set always redraws
+                rect.pos, rect.size = pos, size

@@ -320,6 +320,7 @@ def main() -> int:
                     redraw_swapped_ms=list(perf["redraw_swapped_ms"]),
                     gc_ms={str(gen): list(ms) for gen, ms in gcs.items()},
                     objects=len(gc.get_objects()),
+                    gc_threshold=list(gc.get_threshold()),
                     queued_ms=list(perf["queued_ms"]),
                     pass_ms=list(perf["pass_ms"]),
                     applied=applied[-5000:],
