@@ -33,6 +33,7 @@ from kitchen.model import (
     refire_refusal,
     refire_summary,
 )
+from kitchen.quiet_gc import QuietCollector
 from kitchen.screens import load_kv
 from kitchen.screens.all_day import AllDayScreen
 from kitchen.screens.login import LoginScreen
@@ -123,6 +124,7 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
         # the same choice reuses it, so one that did land is not cooked twice.
         self._refire_ids: dict[tuple[str, tuple[str, ...], str], str] = {}
         self.sm: ScreenManager
+        self.quiet_gc = QuietCollector()
 
     # -- life --------------------------------------------------------------------------
     def build(self) -> KitchenShell:
@@ -163,6 +165,8 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
         # 200,000 in it, one stopped the screen for 130-300 ms in a rush.
         gc.collect()
         gc.freeze()
+        # From now on a full collection runs only when the screen is quiet (quiet_gc.py).
+        QuietCollector.install()
         self.feed.start()
         Clock.schedule_interval(self._tick, 1.0)
         self._tick(0)
@@ -199,6 +203,7 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
         if snap.offset_ms is not None:
             self.offset_ms = snap.offset_ms
         if snap.tickets is not None:
+            self.quiet_gc.changed()
             self.rail.set_tickets(snap.tickets)
             self.rail.tick(self.node_now_ms(), *self._thresholds())
         if snap.all_day is not None:
@@ -220,6 +225,7 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
         if self.message and time.monotonic() > self._message_until:
             self.message = ""
         self._update_banner()
+        self.quiet_gc.poll()
 
     def _update_banner(self) -> None:
         now = time.monotonic()
