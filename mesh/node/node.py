@@ -555,7 +555,8 @@ class Node:
                 self.replica.report_snapshot(m.to, failed=not sent)
 
     async def _pumper(self) -> None:
-        """Drive Readies: persist each on a worker thread while the loop keeps receiving.
+        """Drive Readies: persist each (mesh/node/write_placement.py says where), then
+        send what it promises and apply what is committed.
 
         Every command that arrives while one batch is on its way to disk joins the
         next batch: one append and one fsync for all of them (group commit).

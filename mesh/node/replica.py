@@ -243,7 +243,8 @@ class Replica:
         return [m for m in rd.messages if m.type not in _LEADER_MESSAGES]
 
     def write(self, plan: WritePlan) -> None:
-        """The fsync. Runs on a worker thread; touches only SQL, never the caches."""
+        """The fsync. Runs on the loop or on a worker thread (the node decides); touches
+        only SQL, never the caches, so a thread may run it while the loop reads them."""
         started = time.perf_counter()
         self.store.write_ready(plan.snapshot, plan.entries, plan.hard_state)
         self.stats["syncs"] += 1
