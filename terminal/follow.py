@@ -19,6 +19,7 @@ from mesh.client import api
 log = logging.getLogger(__name__)
 
 Reply = dict[str, Any]
+UNREACHABLE_RETRY_S = 0.5  # s before reading again after the node did not answer
 
 
 def unreachable(exc: BaseException) -> Reply:
@@ -49,6 +50,8 @@ class Follow:
         self._dirty = False
         self._stopped = False
         self._last: Reply | None = None
+        self._retry = threading.Event()  # set by stop(): no wait for a retry
+        self.retry_s = UNREACHABLE_RETRY_S
         self.reads = 0  # how many times the node was asked
 
     @property
@@ -72,6 +75,7 @@ class Follow:
         """No more reads nor calls, even of an answer already on its way to the UI thread."""
         with self._lock:
             self._stopped = True
+        self._retry.set()
         if self._on_stop is not None:
             self._on_stop(self)
 
@@ -79,10 +83,11 @@ class Follow:
         while True:
             with self._lock:
                 self._dirty = False  # a change applied from here on is read by the next round
+            unanswered = False
             try:
                 reply = client.call(self.op, **self.args)
             except (api.ClientError, TimeoutError, OSError) as exc:
-                reply = unreachable(exc)
+                reply, unanswered = unreachable(exc), True
             except Exception as exc:  # a bug must not leave the follow "running" for good
                 log.exception("reading %s for the screen failed", self.op)
                 reply = unreachable(exc)
@@ -95,11 +100,20 @@ class Follow:
                 if fresh:
                     self._last = reply
                 again = self._dirty
-                if not again:
+                # No change may come to kick it again: a screen left with an old answer
+                # (or none) because the node did not answer is read again until it does.
+                retry = unanswered and not again
+                if not again and not retry:
                     self._running = False
             if fresh:
                 self._to_ui(lambda r=reply: self._deliver(r))  # type: ignore[misc]
-            if not again:
+            if retry:
+                self._retry.wait(self.retry_s)  # cut short by stop()
+                with self._lock:
+                    if self._stopped:
+                        self._running = False
+                        return
+            elif not again:
                 return
 
     def _deliver(self, reply: Reply) -> None:

@@ -7,6 +7,7 @@ is timed: each step waits for the worker (with a bound) and counts reads and cal
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -122,3 +123,43 @@ def test_no_node_to_ask_leaves_the_follow_ready_for_the_next_change(rig: Rig) ->
     refused.kick()
     rig.settle()
     assert rig.client.reads == 1 and len(rig.shown) == 1
+
+
+def test_a_read_the_node_did_not_answer_is_tried_again_without_a_change(rig: Rig) -> None:
+    # With no change to come (the other terminal waits), a failed read must not
+    # leave the screen behind until some later change happens to kick the follow.
+    answers: list[BaseException | None] = [TimeoutError("no answer in 10 s"), None]
+    call = rig.client.call
+
+    def flaky(op: str, **args: Any) -> dict[str, Any]:
+        failure = answers.pop(0) if answers else None
+        if failure is not None:
+            rig.client.reads += 1
+            raise failure
+        return call(op, **args)
+
+    rig.client.call = flaky  # type: ignore[method-assign]
+    rig.follow.retry_s = 0.01
+    rig.follow.kick()
+    deadline = time.monotonic() + WAIT_S
+    while rig.client.reads < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    rig.settle()
+    assert rig.client.reads == 2
+    assert [r["ok"] for r in rig.shown] == [False, True]  # "unreachable", then the check
+
+
+def test_a_stopped_follow_does_not_retry(rig: Rig) -> None:
+    def failing(op: str, **args: Any) -> dict[str, Any]:
+        rig.client.reads += 1
+        raise TimeoutError("no answer")
+
+    rig.client.call = failing  # type: ignore[method-assign]
+    rig.follow.retry_s = WAIT_S  # a stop must cut the wait short
+    rig.follow.kick()
+    deadline = time.monotonic() + WAIT_S
+    while rig.client.reads < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    rig.follow.stop()
+    rig.pool.submit(lambda: None).result(WAIT_S)  # the worker is free again
+    assert rig.client.reads == 1
