@@ -87,7 +87,7 @@ class Feed:
         self._poked: int | None = None  # the highest applied index a poke reported
         # The ticket views last handed to the UI: a fetch that finds the same ones (a
         # check opened, items added, nothing fired for this screen) hands over none, so
-        # the UI thread neither re-fills nor redraws anything for it.
+        # the UI thread does no work for it.
         self._delivered: list[TicketView] | None = None
 
     # -- called from the UI thread -------------------------------------------------

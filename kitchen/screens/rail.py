@@ -72,7 +72,7 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
             self._told
             and [v.id for v in views] == self._order
             and all(self._views[v.id] == v for v in views)
-        ):  # nothing this screen shows changed: no card, no pixel to redo
+        ):  # nothing this screen shows changed: nothing to compare or lay out again
             return
         self._told = True
         fresh = {v.id: v for v in views}
@@ -213,6 +213,4 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
                 self._dark.append(Rectangle())
         for rect, strip in zip_longest(self._dark, strips):
             x, w = strip if strip is not None else (0.0, 0.0)
-            pos, size = (x, box.y), (w, box.height if strip is not None else 0.0)
-            if tuple(rect.pos) != pos or tuple(rect.size) != size:  # a set always redraws
-                rect.pos, rect.size = pos, size
+            rect.pos, rect.size = (x, box.y), (w, box.height if strip is not None else 0.0)
