@@ -27,6 +27,9 @@ short, as a kitchen that keeps up does.
   and the CPU one frame of the 60-ticket page costs with nothing else changing,
   in all and on the UI thread (the figures other load on the machine moves least).
 
+Each phase also prints the machine's 1-minute load average at its start and end:
+other work on the machine moves every wall-clock figure above.
+
 Needs Xvfb. Writes ``bench/results/kitchen.json``.
 """
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -147,7 +151,13 @@ class Cook(threading.Thread):
                 continue
 
 
+def load_average() -> float:
+    """The machine's 1-minute load average: other work moves every wall-clock figure."""
+    return round(os.getloadavg()[0], 2)
+
+
 def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
+    load_at_start = load_average()
     started_at = time.time()
     cpu_before = kds.request("perf", reset=True)
     stop = threading.Event()
@@ -190,6 +200,7 @@ def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
     apply_to_draw = [(seen[t] - applied_at(i)) * 1000 for t, _, i in fired
                      if t in seen and applied_at(i)]  # fmt: skip
     return {
+        "load_average": [load_at_start, load_average()],
         "seconds": seconds,
         "fires": len(fired),
         "fires_per_s": round(len(fired) / seconds, 2),
@@ -240,6 +251,7 @@ def run_redraw(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         server.submit({"type": "fire", "by": "s-ana", "check": check})
     kds.wait_for("60 tickets on the rail", lambda s: len(s["order"]) >= OPEN_TICKETS, 30)
     kds.request("perf", reset=True)
+    load_at_start = load_average()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         started = time.monotonic()
@@ -256,6 +268,7 @@ def run_redraw(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
     # costs the KDS's process in CPU. Less moved by other load than any wall time.
     cost = kds.request("frame_cost", timeout=120, frames=FRAME_COST_FRAMES)
     return {
+        "load_average": [load_at_start, load_average()],
         "open_tickets": len(kds.state()["order"]),
         "redraw": summary(perf["redraw_swapped_ms"]),
         "redraw_to_swap_start": summary(redraws),
@@ -304,7 +317,8 @@ def main() -> int:
     f2s, rd = rush["fire_to_screen"], redraw["redraw"]
     print(f"dinner rush on 5 nodes: {rush['fires']} fires in {rush_s:g} s "
           f"({rush['fires_per_s']}/s), {rush['bumps']} bumps, {rush['errors']} errors, "
-          f"{rush['never_drawn']} never drawn")  # fmt: skip
+          f"{rush['never_drawn']} never drawn; load average {rush['load_average'][0]} -> "
+          f"{rush['load_average'][1]}")  # fmt: skip
     print(f"fire-to-screen: p50 {f2s['p50_ms']} ms  p99 {f2s['p99_ms']} ms  "
           f"max {f2s['max_ms']} ms  (n={f2s['n']}; target p99 < 100 ms)")  # fmt: skip
     f2w = rush["fire_to_swap_start"]
@@ -318,7 +332,8 @@ def main() -> int:
           f"UI thread {ui}%, whole KDS process {proc}%")  # fmt: skip
     print(f"redraw with {redraw['open_tickets']} open tickets: p50 {rd['p50_ms']} ms  "
           f"p99 {rd['p99_ms']} ms  max {rd['max_ms']} ms  (n={rd['n']}; "
-          f"one frame at 60 Hz = 16.7 ms)")  # fmt: skip
+          f"one frame at 60 Hz = 16.7 ms; load average {redraw['load_average'][0]} -> "
+          f"{redraw['load_average'][1]})")  # fmt: skip
     rw = redraw["redraw_to_swap_start"]
     print(f"  to the start of the frame's swap: p50 {rw['p50_ms']} ms  p99 {rw['p99_ms']} ms")
     rc = redraw["redraw_ui_cpu"]
