@@ -41,6 +41,23 @@ def _status(node: str) -> NodeStatus:
     )
 
 
+class Clocks:
+    """The process's CPU, the calling (loop) thread's CPU and the wall clock, read together."""
+
+    def __init__(self) -> None:
+        self.cpu, self.loop_cpu = time.process_time(), time.thread_time()
+        self.wall = time.perf_counter()
+
+    def per_op_us(self, count: int) -> dict[str, float]:
+        """Each clock's advance since this was made, per op, in microseconds."""
+        us = 1e6 / count
+        return {
+            "process_cpu_us": (time.process_time() - self.cpu) * us,
+            "loop_thread_cpu_us": (time.thread_time() - self.loop_cpu) * us,
+            "wall_us": (time.perf_counter() - self.wall) * us,
+        }
+
+
 async def round_trips(count: int) -> dict[str, float]:
     keys = {n: generate_keypair() for n in ("a", "b")}
     ports = {n: _free_port() for n in ("a", "b")}
@@ -79,16 +96,11 @@ async def round_trips(count: int) -> dict[str, float]:
                 except TimeoutError:
                     pass
             await asyncio.sleep(0.05)
-        cpu, loop_cpu, wall = time.process_time(), time.thread_time(), time.perf_counter()
+        clocks = Clocks()
         for _ in range(count):
             a.send("b", _status("a"))
             await a.recv()
-        us = 1e6 / count
-        return {
-            "process_cpu_us": (time.process_time() - cpu) * us,
-            "loop_thread_cpu_us": (time.thread_time() - loop_cpu) * us,
-            "wall_us": (time.perf_counter() - wall) * us,
-        }
+        return clocks.per_op_us(count)
     finally:
         echoing.cancel()
         for t in nodes.values():

@@ -20,11 +20,13 @@ import queue
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from transport import Clocks  # bench/transport.py
 
 from mesh.node.store import SQLiteStorage
 from mesh.raft.types import Entry, HardState
@@ -63,7 +65,7 @@ async def one_way(store: SQLiteStorage, way: str, count: int, first: int) -> dic
     kept = KeptThread(loop) if way == "kept thread" else None
     index = first
     try:
-        cpu, loop_cpu, wall = time.process_time(), time.thread_time(), time.perf_counter()
+        clocks = Clocks()
         for _ in range(count):
             index += 1
             entry = Entry(term=1, index=index, data=b"x" * 120)
@@ -79,12 +81,7 @@ async def one_way(store: SQLiteStorage, way: str, count: int, first: int) -> dic
                 assert kept is not None
                 await kept.run(work)
             store.absorb_ready(None, [entry], None)  # on the loop, as the node does
-        us = 1e6 / count
-        return {
-            "process_cpu_us": (time.process_time() - cpu) * us,
-            "loop_thread_cpu_us": (time.thread_time() - loop_cpu) * us,
-            "wall_us": (time.perf_counter() - wall) * us,
-        }
+        return clocks.per_op_us(count)
     finally:
         if kept is not None:
             kept.close()

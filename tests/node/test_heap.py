@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from mesh.client import api
-from mesh.client.api import EmbeddedNode
+from mesh.client.api import EmbeddedNode, LocalClient
 from mesh.node import constants, heap
 from mesh.node.node import Node
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, wait_for
 from tests.support.procs import ProcessReaper
 
 
@@ -70,6 +70,19 @@ def test_garbage_is_collected_before_a_freeze(unfrozen: None) -> None:
     assert not any(isinstance(o, Cycle) for o in gc.get_objects())  # collected, not frozen
 
 
+@contextlib.contextmanager
+def _one_node_in_process(tmp_path: Path, reaper: ProcessReaper) -> Iterator[LocalClient]:
+    """A one-node site run by an app-style EmbeddedNode, once it leads."""
+    site = Cluster(tmp_path / "s", reaper, nodes=1)
+    node = EmbeddedNode(site.data(site.names[0]))
+    client = node.start()
+    try:
+        wait_for("a leader", lambda: client.status(with_hash=False)["role"] == "leader", 15)
+        yield client
+    finally:
+        node.stop()
+
+
 def _open_checks(client_submit: object, count: int) -> None:
     for table in range(count):
         reply = client_submit(  # type: ignore[operator]
@@ -93,20 +106,11 @@ def test_a_node_process_freezes_its_heap_and_says_so(tmp_path: Path, reaper: Pro
 def test_a_node_inside_an_app_never_freezes(
     tmp_path: Path, reaper: ProcessReaper, unfrozen: None
 ) -> None:
-    site = Cluster(tmp_path / "s", reaper, nodes=1)
-    node = EmbeddedNode(site.data(site.names[0]))
-    client = node.start()
-    try:
-        deadline = time.monotonic() + 15
-        while client.status(with_hash=False)["role"] != "leader":
-            assert time.monotonic() < deadline, "no leader"
-            time.sleep(0.05)
+    with _one_node_in_process(tmp_path, reaper) as client:
         _open_checks(client.submit, 5)
         status = client.status(with_hash=False)
         assert status["gc"]["freezes"] == 0
         assert gc.get_freeze_count() == 0
-    finally:
-        node.stop()
 
 
 def test_a_freezing_node_freezes_again_as_it_applies(
@@ -114,16 +118,7 @@ def test_a_freezing_node_freezes_again_as_it_applies(
 ) -> None:
     monkeypatch.setattr(constants, "GC_FREEZE_EVERY", 3)
     monkeypatch.setattr(api, "Node", functools.partial(Node, freeze_heap=True))
-    site = Cluster(tmp_path / "s", reaper, nodes=1)
-    node = EmbeddedNode(site.data(site.names[0]))
-    client = node.start()
-    try:
-        deadline = time.monotonic() + 15
-        while client.status(with_hash=False)["role"] != "leader":
-            assert time.monotonic() < deadline, "no leader"
-            time.sleep(0.05)
+    with _one_node_in_process(tmp_path, reaper) as client:
         at_start = client.status(with_hash=False)["gc"]["freezes"]
         _open_checks(client.submit, 7)
         assert client.status(with_hash=False)["gc"]["freezes"] >= at_start + 2
-    finally:
-        node.stop()
