@@ -16,7 +16,9 @@ each command is an ``add_items`` of ~100 bytes on the client's own check (a new
 check, untimed, every 20 lines: a table's worth).
 
 Run: ``python bench/cluster.py`` (``--quick`` for a short smoke run). Writes
-``bench/results/cluster.json``.
+``bench/results/cluster.json``. ``--only PART`` (repeatable) runs some parts only
+and writes ``cluster-parts.json``, e.g. ``--only dinner --rush-seconds 60`` for the
+5-node dinner rush alone.
 """
 
 from __future__ import annotations
@@ -426,12 +428,27 @@ def failover(site: Site, trials: int) -> list[dict[str, Any]]:
     return out
 
 
+PARTS = ("1client", "64clients", "dinner", "dinner10x", "memory", "failover")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--only", action="append", choices=PARTS, help="run only these parts (repeatable)"
+    )
+    parser.add_argument(
+        "--rush-seconds", type=float, help="length of each dinner rush (default 10 s quick, 60 s)"
+    )
     args = parser.parse_args()
     q = args.quick
-    results: dict[str, Any] = {"machine": {"cores": os.cpu_count()}}
+    parts = set(args.only or PARTS)
+    rush_s = args.rush_seconds or (10 if q else 60)
+    node_counts = [n for n in (3, 5) if n == 5 or parts & {"1client", "64clients"}]
+    if not parts - {"1client"}:
+        node_counts = [3]
+    results: dict[str, Any] = {"machine": {"cores": os.cpu_count()}, "parts": sorted(parts)}
+    results["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
 
     floor_fsync = fsync_floor(Path(tempfile.gettempdir()), 50 if q else 300)
     floor_rtt = loopback_rtt(200 if q else 2000)
@@ -442,7 +459,7 @@ def main() -> int:
         f" loopback RTT p50 {pct(floor_rtt, 50) * 1e3:.3f} ms"
     )
 
-    for nodes in (3, 5):
+    for nodes in node_counts:
         site = Site(nodes)
         try:
             results[f"{nodes}n_cold_start"] = {
@@ -453,40 +470,46 @@ def main() -> int:
                   f"{site.ready_s:.2f} s, a leader in {site.leader_s:.2f} s")  # fmt: skip
             leader = site.leader()
             follower = next(n for n in site.names if n != leader)
-            if nodes == 3:
+            if nodes == 3 and "1client" in parts:
                 for label, via in (("leader", leader), ("follower", follower)):
                     lat = sequential(site, via, 100 if q else 1000)
                     results[f"3n_1client_via_{label}"] = ms(lat)
                     print(f"3 nodes, 1 client via the {label}: p50 {pct(lat, 50)*1e3:.2f} ms, "
                           f"p99 {pct(lat, 99)*1e3:.2f} ms ({len(lat)} commits)")  # fmt: skip
-            r = concurrent(site, 64, 5 if q else 20, None)
-            results[f"{nodes}n_64clients"] = r
-            print(
-                f"{nodes} nodes, 64 clients flat out: {r['commands_per_s']} commands/s, "
-                f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors']}"
-            )
+            if "64clients" in parts:
+                r = concurrent(site, 64, 5 if q else 20, None)
+                results[f"{nodes}n_64clients"] = r
+                print(
+                    f"{nodes} nodes, 64 clients flat out: {r['commands_per_s']} commands/s, "
+                    f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors']}"
+                )
             if nodes == 5:
                 for key, clients, label in (
                     ("5n_dinner_rush", 20, "dinner rush (20 terminals x 1 command/s)"),
                     ("5n_dinner_rush_10x", 200, "10x dinner rush (200 terminals x 1 command/s)"),
                 ):
-                    r = concurrent(site, clients, 10 if q else 60, 1.0, mix=True)
+                    if ("dinner10x" if clients == 200 else "dinner") not in parts:
+                        continue
+                    r = concurrent(site, clients, rush_s, 1.0, mix=True)
                     results[key] = r
                     print(
                         f"5 nodes, {label}, a table's command mix: {r['commands_per_s']} "
                         f"commands/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
                         f"errors {r['errors']}"
                     )
-                mem = memory_after(site, 5_000 if q else 100_000)
-                results["5n_memory"] = mem
-                each = ", ".join(
-                    f"{n} {mem['rss_mb_before'][n]:.0f} -> {mem['rss_mb_after'][n]:.0f} MB"
-                    for n in site.names
-                )
-                print(
-                    f"5 nodes, RSS of each node before -> after {mem['commands']:,} more "
-                    f"commands ({mem['seconds']} s): {each}"
-                )
+                if "memory" in parts:
+                    mem = memory_after(site, 5_000 if q else 100_000)
+                    results["5n_memory"] = mem
+                    each = ", ".join(
+                        f"{n} {mem['rss_mb_before'][n]:.0f} -> {mem['rss_mb_after'][n]:.0f} MB"
+                        for n in site.names
+                    )
+                    print(
+                        f"5 nodes, RSS of each node before -> after {mem['commands']:,} more "
+                        f"commands ({mem['seconds']} s): {each}"
+                    )
+                if "failover" not in parts:
+                    continue
                 try:
                     trials = failover(site, 3 if q else 20)
                 except RuntimeError as exc:  # a finding to print, not the end of the run
@@ -506,8 +529,13 @@ def main() -> int:
                       f"over {len(fo)} trials")  # fmt: skip
         finally:
             site.close()
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"load average at start {results['load_average_start']}, at end "
+          f"{results['load_average_end']}")  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "cluster.json").write_text(json.dumps(results, indent=2) + "\n")
+    # A run of some parts only does not overwrite the whole run's figures (the plots').
+    name = "cluster.json" if parts == set(PARTS) else "cluster-parts.json"
+    (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 
