@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from terminal.sending import SENDING, UNCONFIRMED
+
 CURRENCY_SYMBOLS = {"USD": "$", "CAD": "$", "AUD": "$", "EUR": "€", "GBP": "£"}
 
 # The stage a check is at, for its colour on the floor (see ``check_stage``).
@@ -132,15 +134,21 @@ def _line_row(
     comped = line.get("comp") is not None
     name = _escape(str(line.get("name", line.get("item", ""))))
     text = f"{line.get('qty', 1)} {TIMES} {name}"
-    if line.get("status") == "new":
-        text += "  [color=#8fb8ff][size=14sp]NEW[/size][/color]"
-    elif line.get("status") == "fired":
-        text += "  [color=#f0a64a][size=14sp]FIRED[/size][/color]"
+    status = line.get("status")
+    pending = status in (SENDING, UNCONFIRMED)  # tapped here, not acknowledged yet
+    text += {
+        SENDING: "  [color=#b8c4d0][size=14sp]SENDING…[/size][/color]",
+        UNCONFIRMED: "  [color=#ffd27a][size=14sp]NOT CONFIRMED[/size][/color]",
+        "new": "  [color=#8fb8ff][size=14sp]NEW[/size][/color]",
+        "fired": "  [color=#f0a64a][size=14sp]FIRED[/size][/color]",
+    }.get(str(status), "")
     details = [_escape(str(m.get("name", m))) for m in line.get("modifiers") or []]
     if line.get("note"):
         details.append(f"[i]“{_escape(str(line['note']))}”[/i]")
     if details:
         text += "\n[size=15sp][color=#b8c4d0]   " + ", ".join(details) + "[/color][/size]"
+    if pending:  # no amount: that is the ledger's, once it has the line (terminal/sending.py)
+        return {"kind": "pending", "text": text, "amount": "", "line_id": "", "selected": False}
     amount = money(int(line.get("amount", 0)), site)
     if comped:
         text += "  [color=#7ee2a8][size=14sp]COMP[/size][/color]"

@@ -33,12 +33,16 @@ class TerminalScreen(Screen):  # type: ignore[misc]
         on_ok: Callable[[Reply], None],
         *,
         on_refused: Callable[[Reply], object] | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> None:
         """Submit ``pending``; on "not acknowledged" offer Retry with the very same command.
 
         Nothing the server typed is cleared on a failure: the screen still holds it.
+        ``on_send`` is called each time the command is sent, Retry's included.
         """
         app = self.app
+        if on_send is not None:
+            on_send()
 
         def answered(reply: Reply) -> None:
             if reply.get("ok"):
@@ -51,7 +55,7 @@ class TerminalScreen(Screen):  # type: ignore[misc]
                 return
             app.show_error(
                 reply,
-                retry=lambda: self.send(pending, on_ok, on_refused=on_refused),
+                retry=lambda: self.send(pending, on_ok, on_refused=on_refused, on_send=on_send),
             )
 
         app.backend.submit(pending, answered)

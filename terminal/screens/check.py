@@ -7,6 +7,7 @@ is the ledger's answer, shown in its words.
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import Any
 
@@ -29,6 +30,7 @@ from terminal.backend import PendingCommand, Reply
 from terminal.follow import Follow
 from terminal.pressed import PressedItems
 from terminal.screens.base import TerminalScreen
+from terminal.sending import ACKNOWLEDGED_KEEP_S, SendingLines
 
 MAX_SEATS_SHOWN = 8
 COURSES = (1, 2, 3)
@@ -91,12 +93,14 @@ class CheckScreen(TerminalScreen):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._pressed = PressedItems()  # menu items tapped whose line is not shown yet
+        self._sending = SendingLines()  # lines tapped here, shown before they are acknowledged
 
     def prepare(self, **kwargs: Any) -> None:
         ref = str(kwargs.get("check", self.ref))
         if ref != self.ref:
             self._unfollow()
             self.ref, self.check, self.selected_line = ref, {}, ""
+            self._sending.clear()
             self.ids.lines.data = []
             self.seat, self.course = 1, 1
             self.header, self.totals_text, self.balance_text = f"Check {ref}", "", ""
@@ -141,11 +145,11 @@ class CheckScreen(TerminalScreen):
         site = self.app.site
         self._pressed.shown()  # drawn in the same frame as the line they added
         self.app.release_gc_after_frame()
+        # A sending row whose line this read holds goes: the line takes its place.
+        self._sending.shown(check, self.check, time.monotonic())
         self.check = check
         self.is_open = check.get("status") == "open"
-        self._set_rows(
-            _sized(present.line_rows(check.get("lines") or [], site, self.selected_line or None))
-        )
+        self._show_rows()
         mark = (
             "  [color=#ffd27a][size=16sp]not synced[/size][/color]"
             if present.not_synced(check)
@@ -171,13 +175,12 @@ class CheckScreen(TerminalScreen):
 
     def select_line(self, line_id: str) -> None:
         self.selected_line = "" if self.selected_line == line_id else line_id
-        self._set_rows(
-            _sized(
-                present.line_rows(
-                    self.check.get("lines") or [], self.app.site, self.selected_line or None
-                )
-            )
-        )
+        self._show_rows()
+
+    def _show_rows(self) -> None:
+        """The check's lines, then those tapped here and not acknowledged yet."""
+        lines = [*(self.check.get("lines") or []), *self._sending.lines()]
+        self._set_rows(_sized(present.line_rows(lines, self.app.site, self.selected_line or None)))
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -289,22 +292,49 @@ class CheckScreen(TerminalScreen):
         if pressed is not None:  # pressed until the line shows (see MenuItem in check.kv)
             self._pressed.press(pressed, pending.id)
         self.app.hold_gc()
-        # No read here: the follow reads the check once the node has applied the line.
         self._scroll_to_end = True
+        if self.is_open and item_id not in self.app.eighty_six:
+            # On the check at once, as sending (terminal/sending.py); an item the menu
+            # already shows as 86'd is refused by the ledger, so it gets no row.
+            self._sending.add(pending.id, order, self.app.staff["id"], self.app.catalog)
+            self._show_rows()
+        # No read here: the follow reads the check once the node has applied the line.
         self.send(
             pending,
             partial(self._added, pending.id),
             on_refused=partial(self._not_added, pending.id),
+            on_send=partial(self._resent, pending.id),
         )
 
-    def _added(self, command_id: str, _reply: Reply) -> None:
+    def _added(self, command_id: str, reply: Reply) -> None:
+        now = time.monotonic()
+        if self._sending.acknowledged(command_id, reply.get("outcome"), self.check, now):
+            self._show_rows()
+        elif command_id in self._sending:
+            # Its line comes with the follow's next read; if none shows it, the row goes.
+            Clock.schedule_once(self._drop_overdue, ACKNOWLEDGED_KEEP_S + 0.05)
         # The line normally shows first (and releases the button); if the check read the
         # same (a duplicate tap), the button must not stay pressed.
         Clock.schedule_once(lambda _dt: self._pressed.settled(command_id), SENT_RELEASE_S)
 
-    def _not_added(self, command_id: str, _reply: Reply) -> None:
+    def _drop_overdue(self, _dt: float) -> None:
+        if self._sending.overdue(time.monotonic()):
+            self._show_rows()
+
+    def _not_added(self, command_id: str, reply: Reply) -> None:
         self._pressed.settled(command_id)
         self.app.release_gc_after_frame()
+        # Not acknowledged: the row stays, NOT CONFIRMED, for Retry; refused: it goes.
+        if wording.is_retryable(reply):
+            changed = self._sending.unconfirmed(command_id)
+        else:
+            changed = self._sending.refused(command_id)
+        if changed:
+            self._show_rows()
+
+    def _resent(self, command_id: str) -> None:
+        if self._sending.resent(command_id):
+            self._show_rows()
 
     # -- actions --------------------------------------------------------------
     def _simple(self, type_: str, **fields: Any) -> None:

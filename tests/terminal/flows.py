@@ -35,8 +35,22 @@ def open_check(app: UiApp, table: str, guests: int = 2) -> None:
     app.wait(id="fire_all")
 
 
-def add_item(app: UiApp, category: str, item: str, modifiers: tuple[str, ...] = ()) -> None:
-    """Add one of ``item``; with ``modifiers`` it goes through the modifier dialog."""
+SENDING = "SENDING"  # a line tapped on the terminal, not acknowledged yet
+
+
+def add_item(
+    app: UiApp,
+    category: str,
+    item: str,
+    modifiers: tuple[str, ...] = (),
+    *,
+    acknowledged: bool = True,
+) -> None:
+    """Add one of ``item``; with ``modifiers`` it goes through the modifier dialog.
+
+    The line shows at once as SENDING; with ``acknowledged`` this waits until no line
+    is (the ledger's own line has taken its place, or it was refused).
+    """
     app.tap(category)
     app.tap(item, contains=True)
     if modifiers:
@@ -45,6 +59,8 @@ def add_item(app: UiApp, category: str, item: str, modifiers: tuple[str, ...] = 
             app.tap(modifier, contains=True)
         app.tap(id="add")
         app.wait(id="add", gone=True)
+    if acknowledged:
+        app.wait(SENDING, contains=True, gone=True, timeout=20)
 
 
 def the_check(client: ControlClient, table: str) -> dict[str, Any]:

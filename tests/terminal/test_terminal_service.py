@@ -179,16 +179,26 @@ def test_a_cut_off_terminal_says_so_keeps_the_order_and_retries_it_once(
     cluster.kill("n2")
     cluster.kill("n3")
     app.wait("Cut off from the other devices", timeout=10)
-    add_item(app, "Drinks", "House IPA")
+    add_item(app, "Drinks", "House IPA", acknowledged=False)
+    # The line is on the check at once, marked as not acknowledged yet ...
+    app.wait(f"1 {TIMES} House IPA  SENDING", contains=True, timeout=5)
     app.wait("can't reach the other devices", contains=True, timeout=15)
     app.wait("Retry")
+    # ... and, once the site could not acknowledge it, kept and marked so: not lost.
+    app.wait(f"1 {TIMES} House IPA  NOT CONFIRMED", contains=True)
     app.screenshot("cut-off-not-saved")
 
     # They come back; Retry sends the very same command: the IPA is on the check once.
     cluster.start(["n2", "n3"])
     app.wait("Offline: selling continues", timeout=30)
     app.tap("Retry")
-    app.wait(f"1 {TIMES} House IPA", contains=True, timeout=15)
+    app.wait("NOT CONFIRMED", contains=True, gone=True, timeout=15)
+    app.wait("SENDING", contains=True, gone=True, timeout=15)
+    app.wait(f"1 {TIMES} House IPA", contains=True)
+    texts = app.texts()
+    # One row: its text is on the row and on the label inside it, so twice.
+    rows = [t for t in texts if t.startswith(f"1 {TIMES} House IPA")]
+    assert rows == [f"1 {TIMES} House IPA  NEW"] * 2, texts  # the row became the ledger's line
     app.screenshot("cut-off-retried")
     cluster.converged(timeout=30)
     check = the_check(cluster.client("n3"), "4")
