@@ -257,11 +257,22 @@ class UiApp:
         return self.request("find", **_selector(text, id, contains, index))
 
     def watch_change(
-        self, *, id: str, then_tap: dict[str, Any] | None = None, timeout: float = 10.0
+        self,
+        *,
+        id: str | None = None,
+        text: str | None = None,
+        contains: bool = False,
+        then_tap: dict[str, Any] | None = None,
+        timeout: float = 10.0,
     ) -> int:
-        """Start watching widget ``id``'s text for a change (and maybe tap something right
-        after); returns the request number: ``receive`` it for ``at`` (and ``tap_at``)."""
-        fields: dict[str, Any] = {"id": id, "index": 0, "changes": True, "timeout_s": timeout}
+        """Start watching the texts of the widgets that match (widget ``id``, or those
+        showing ``text``) for a change (and maybe tap something right after); returns the
+        request number: ``receive`` it for ``at`` (and ``tap_at``)."""
+        fields: dict[str, Any] = {
+            **_selector(text, id, contains, 0),
+            "changes": True,
+            "timeout_s": timeout,
+        }
         if then_tap is not None:
             fields["then_tap"] = then_tap
         return self.send("wait", **fields)
