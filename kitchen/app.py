@@ -24,6 +24,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kitchen import keys
+from kitchen.damage import PartialRedraw
 from kitchen.feed import Feed, FeedClient, Snapshot
 from kitchen.model import (
     TicketView,
@@ -129,6 +130,10 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
     # -- life --------------------------------------------------------------------------
     def build(self) -> KitchenShell:
         Window.clearcolor = CARD_GREY
+        # Each frame clears and draws only the box that changed, once the back buffer is
+        # shown to keep its pixels (kitchen/damage.py); else every frame is whole.
+        self.partial = PartialRedraw(Window, enabled=self.settings.partial_redraw)
+        self.partial.install()
         load_kv(str(HERE / "shell.kv"))
         load_kv(str(HERE / "widgets.kv"))
         shell = KitchenShell()

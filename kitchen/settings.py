@@ -32,6 +32,9 @@ class KitchenSettings:
     card_width: int = 300  # px; the rail shows as many columns as fit
     submit_timeout_s: float = 3.0  # a bump that cannot be acknowledged says so after this
     fullscreen: bool = False
+    # Draw a frame only where it changed, where the back buffer is shown to keep its
+    # pixels (kitchen/damage.py); false draws every frame whole.
+    partial_redraw: bool = True
     width: int = 1920
     height: int = 1080
 

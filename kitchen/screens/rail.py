@@ -197,20 +197,27 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
             card.ids.area.reclip()
 
     def _paint_gaps(self) -> None:
-        """Dark strips where the box lays out no card: between columns, right of the last."""
+        """Dark strips where the box lays out no card: between columns, and empty columns.
+
+        One rectangle per gap and one per column, each always at its own index: a card
+        arriving in a column changes that column's rectangle only, and a frame drawn
+        only where it changed (kitchen/damage.py) redraws that column, not the page.
+        """
         box = self.ids.get("cards")
         if box is None:
             return
         spacing = box.spacing if isinstance(box.spacing, int | float) else box.spacing[0]
         cols, shown = max(1, int(self.columns)), len(self._shown)
         width = (box.width - spacing * (cols - 1)) / cols
-        strips = [(box.x + (i + 1) * width + i * spacing, spacing) for i in range(shown - 1)]
-        end = box.x + shown * width + max(0, shown - 1) * spacing  # the last card's right edge
-        if box.right - end > 0.5:
-            strips.append((end, box.right - end))
+        strips = [(box.x + (i + 1) * width + i * spacing, spacing) for i in range(cols - 1)]
+        strips += [
+            (box.x + i * (width + spacing), width if i >= shown else 0.0) for i in range(cols)
+        ]
+        end = box.x + cols * width + (cols - 1) * spacing  # what rounding leaves on the right
+        strips.append((end, max(0.0, box.right - end)))
         while len(self._dark) < len(strips):
             with box.canvas.before:
                 self._dark.append(Rectangle())
         for rect, strip in zip_longest(self._dark, strips):
-            x, w = strip if strip is not None else (0.0, 0.0)
-            rect.pos, rect.size = (x, box.y), (w, box.height if strip is not None else 0.0)
+            x, w = strip if strip is not None and strip[1] > 0 else (0.0, 0.0)
+            rect.pos, rect.size = (x, box.y), (w, box.height if w > 0 else 0.0)

@@ -248,7 +248,49 @@ def main() -> int:
             "seen": dict(seen),
             "seen_before_swap": dict(seen_before_swap),
             "built": len(rail._cards),
+            "window": [int(Window.width), int(Window.height)],
         }
+
+    def compare_full(seq: Any, save: str | None) -> None:
+        """The picture the last frames left (partial or not) against the same drawn whole.
+
+        Waits until no change is waiting to be drawn, reads the back buffer (what the
+        screen shows: the swap copies it), then draws a full frame at once, with nothing
+        able to run in between, and reads it again: any pixel that differs is one the
+        partial frames left stale.
+        """
+        if Window.canvas.needs_redraw:  # a change not drawn yet: compare after its frame
+            Clock.schedule_once(lambda _dt: compare_full(seq, save), 0.05)
+            return
+        from kivy.graphics import opengl as gl
+
+        w, h = int(Window.width), int(Window.height)
+        shown = bytes(gl.glReadPixels(0, 0, w, h, gl.GL_RGB, gl.GL_UNSIGNED_BYTE))
+        last = app.partial.last
+        app.partial.full_next()
+        Window.dispatch("on_draw")
+        full = bytes(gl.glReadPixels(0, 0, w, h, gl.GL_RGB, gl.GL_UNSIGNED_BYTE))
+        Window.dispatch("on_flip")
+        rows = [
+            y
+            for y in range(h)
+            if shown[y * w * 3 : (y + 1) * w * 3] != full[y * w * 3 : (y + 1) * w * 3]
+        ]
+        differ, box = 0, None
+        if rows:
+            xs: list[int] = []
+            for y in rows:
+                a, b = shown[y * w * 3 : (y + 1) * w * 3], full[y * w * 3 : (y + 1) * w * 3]
+                cols = [x for x in range(w) if a[x * 3 : x * 3 + 3] != b[x * 3 : x * 3 + 3]]
+                differ += len(cols)
+                xs += [cols[0], cols[-1]]
+            box = [min(xs), rows[0], max(xs) + 1, rows[-1] + 1]
+            if save:
+                Window._win.save_bytes_in_png(save + "-partial.png", shown, w, h)
+                Window._win.save_bytes_in_png(save + "-full.png", full, w, h)
+        reply(seq, ok=True, differ=differ, box=box, last=last)
+
+    pressed: list[Any] = []  # touches held down by "press_text"
 
     def handle(req: dict[str, Any]) -> None:
         seq, cmd = req.get("seq"), req.get("cmd")
@@ -360,6 +402,29 @@ def main() -> int:
                     return True
 
                 Clock.schedule_interval(step, 0)
+            elif cmd == "press_text":  # a finger down on a widget, kept there until "release"
+                found = [w for w in app.root.walk() if getattr(w, "text", None) == req["text"]]
+                if not found:
+                    reply(seq, ok=False, error=f"no widget says {req['text']!r}")
+                    return
+                x, y = found[0].to_window(*found[0].center)
+                pressed.append(UnitTestTouch(x, y))
+                pressed[-1].touch_down()
+                reply(seq, ok=True)
+            elif cmd == "release":
+                while pressed:
+                    pressed.pop().touch_up()
+                reply(seq, ok=True)
+            elif cmd == "resize":
+                Window.size = (req["width"], req["height"])
+                reply(seq, ok=True)
+            elif cmd == "redraws":
+                stats = app.partial.stats
+                reply(seq, ok=True, active=app.partial.active, full=stats.full,
+                      partial=stats.partial, pixels=stats.pixels, reasons=dict(stats.reasons),
+                      last=app.partial.last)  # fmt: skip
+            elif cmd == "compare_full":
+                compare_full(seq, req.get("save"))
             elif cmd == "quit":
                 reply(seq, ok=True)
                 app.stop()
