@@ -156,9 +156,31 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def redraws(kds: Kds) -> dict[str, Any] | None:
+    """How many frames the KDS drew whole and in part (None: a KDS that draws all whole)."""
+    got = kds.request("redraws")
+    return got if got.get("ok") else None
+
+
+def redraws_between(before: dict[str, Any] | None, after: dict[str, Any] | None,
+                    window: tuple[int, int]) -> dict[str, Any] | None:  # fmt: skip
+    if before is None or after is None:
+        return None
+    partial = after["partial"] - before["partial"]
+    pixels = after["pixels"] - before["pixels"]
+    return {
+        "active": after["active"],
+        "full": after["full"] - before["full"],
+        "partial": partial,
+        # the share of the window a partial frame drew, on average
+        "partial_share": round(pixels / partial / (window[0] * window[1]), 3) if partial else None,
+    }
+
+
 def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
     load_at_start = load_average()
     started_at = time.time()
+    drawn_before = redraws(kds)
     cpu_before = kds.request("perf", reset=True)
     stop = threading.Event()
     servers = [
@@ -185,6 +207,7 @@ def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
     before = state.get("seen_before_swap", {})
     to_swap = [(before[tid] - acked) * 1000 for tid, acked, _ in fired if tid in before]
     perf = kds.request("perf")
+    drawn_after = redraws(kds)
     applied = perf["applied"]
     busy_s = time.time() - started_at
 
@@ -225,7 +248,13 @@ def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         "kds_process_cpu_pct": cpu_pct("process_cpu_s"),
         "kds_flip": summary(frames),
         "kds_gc": gc_summary(perf),
+        "kds_redraws": redraws_between(drawn_before, drawn_after, kds_window(kds)),
     }
+
+
+def kds_window(kds: Kds) -> tuple[int, int]:
+    size = kds.state().get("window") or (1, 1)
+    return int(size[0]), int(size[1])
 
 
 def gc_summary(perf: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +280,7 @@ def run_redraw(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         server.submit({"type": "fire", "by": "s-ana", "check": check})
     kds.wait_for("60 tickets on the rail", lambda s: len(s["order"]) >= OPEN_TICKETS, 30)
     kds.request("perf", reset=True)
+    drawn_before = redraws(kds)
     load_at_start = load_average()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -263,7 +293,8 @@ def run_redraw(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         server.submit({"type": "fire", "by": "s-ana", "check": check})
         time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
     perf = kds.request("perf")
-    redraws = perf["redraw_ms"]
+    drawn = redraws_between(drawn_before, redraws(kds), kds_window(kds))
+    redraw_ms = perf["redraw_ms"]
     # The same page drawn again and again with nothing else happening: what one frame
     # costs the KDS's process in CPU. Less moved by other load than any wall time.
     cost = kds.request("frame_cost", timeout=120, frames=FRAME_COST_FRAMES)
@@ -271,12 +302,13 @@ def run_redraw(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         "load_average": [load_at_start, load_average()],
         "open_tickets": len(kds.state()["order"]),
         "redraw": summary(perf["redraw_swapped_ms"]),
-        "redraw_to_swap_start": summary(redraws),
+        "redraw_to_swap_start": summary(redraw_ms),
         "redraw_ui_cpu": summary(perf["redraw_cpu_ms"]),
         "gc": gc_summary(perf),
         "frame_cpu_ms": round(cost["cpu_ms_per_frame"], 1),
         "frame_ui_cpu_ms": round(cost["ui_cpu_ms_per_frame"], 1),
         "frame_flip": summary(cost["flip_ms"]),
+        "redraws": drawn,
     }
 
 
@@ -285,6 +317,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     # Under Xvfb the frame is rendered in software: its size is most of the UI's cost.
     parser.add_argument("--window", default="1920x1080", help="KDS window WxH")
+    parser.add_argument("--full-redraw", action="store_true",
+                        help="every frame whole (kitchen.json: partial_redraw false)")  # fmt: skip
     args = parser.parse_args()
     reason = xvfb_missing()
     if reason:
@@ -298,7 +332,9 @@ def main() -> int:
         devices.append(DeviceSpec(name="k1", role="kds", station="expo"))
         init_site(root, devices, site="bench")
         width, height = (int(x) for x in args.window.split("x"))
-        settings = {"default_staff": "k-dev", "width": width, "height": height}
+        settings: dict[str, Any] = {"default_staff": "k-dev", "width": width, "height": height}
+        if args.full_redraw:
+            settings["partial_redraw"] = False
         (root / "k1" / "kitchen.json").write_text(json.dumps(settings))
         kds: Kds | None = None
         try:
@@ -313,7 +349,8 @@ def main() -> int:
             if kds is not None:
                 kds.close()
             reaper.reap()
-    figures = {"nodes": 5, "window": args.window, "rush": rush, "sixty_open": redraw}
+    figures = {"nodes": 5, "window": args.window, "full_redraw": args.full_redraw,
+               "rush": rush, "sixty_open": redraw}  # fmt: skip
     f2s, rd = rush["fire_to_screen"], redraw["redraw"]
     print(f"dinner rush on 5 nodes: {rush['fires']} fires in {rush_s:g} s "
           f"({rush['fires_per_s']}/s), {rush['bumps']} bumps, {rush['errors']} errors, "
@@ -345,6 +382,12 @@ def main() -> int:
               f"{full['n']}, longest {full['max_ms']} ms")  # fmt: skip
     calls = ", ".join(f"{op} {n}" for op, n in rush["kds_node_calls_per_s"].items())
     print(f"  kds calls to its node per second: {calls}")
+    for phase, drawn in (("rush", rush["kds_redraws"]), ("sixty open", redraw["redraws"])):
+        if drawn is None:
+            continue
+        share = drawn["partial_share"]
+        part = f", {share:.0%} of the window each on average" if share is not None else ""
+        print(f"  kds frames, {phase}: {drawn['full']} whole, {drawn['partial']} in part{part}")
     swap = redraw["frame_flip"]["p50_ms"]
     print(f"one frame at {redraw['open_tickets']} open tickets, nothing else changing: "
           f"{redraw['frame_cpu_ms']} ms of CPU ({redraw['frame_ui_cpu_ms']} ms on the UI thread), "
