@@ -554,3 +554,84 @@ def test_random_bodies_only_ever_raise_schema_error(kind: str, body: Any) -> Non
     data = msgpack.packb([constants.PROTOCOL_VERSION, kind, body], use_bin_type=True)
     assert isinstance(data, bytes)
     _decode_or_schema_error(data)
+
+
+# --- the Raft hot path says exactly what the generic codec says -------------------
+
+
+def _generic_decode(frame: bytes) -> tuple[str, Any]:
+    """What ``decode`` answers with the hand-written Raft path switched off."""
+    fast = schema._raft_envelope_from_wire
+    schema._raft_envelope_from_wire = lambda body: None  # type: ignore[assignment]
+    try:
+        return _outcome(frame)
+    finally:
+        schema._raft_envelope_from_wire = fast  # type: ignore[assignment]
+
+
+def _outcome(frame: bytes) -> tuple[str, Any]:
+    try:
+        return "ok", schema.decode(frame)
+    except SchemaError as exc:
+        return "error", exc.reason
+
+
+def _generic_encode(message: WireMessage) -> bytes:
+    frame = [constants.PROTOCOL_VERSION, schema.kind_tag(message), schema._body_to_wire(message)]
+    data = msgpack.packb(frame, use_bin_type=True)
+    assert isinstance(data, bytes)
+    return data
+
+
+@settings(max_examples=500)
+@given(raft_envelopes)
+def test_the_raft_fast_path_makes_the_generic_bytes_and_reads_them_back(
+    envelope: RaftEnvelope,
+) -> None:
+    frame = schema.encode(envelope)
+    assert frame == _generic_encode(envelope)
+    assert schema.decode(frame) == envelope
+    assert _generic_decode(frame) == ("ok", envelope)
+    body = msgpack.unpackb(frame, raw=False)[2]
+    taken = schema._raft_envelope_from_wire(body) is not None
+    assert taken == (envelope.message.snapshot is None)  # the fast path is really used
+
+
+def test_an_append_with_entries_takes_the_fast_path_both_ways() -> None:
+    message = dataclasses.replace(_full_message(MessageType.APPEND), snapshot=None)
+    envelope = RaftEnvelope(site="bistro-7", message=message)
+    assert schema._raft_envelope_to_wire(envelope) is not None
+    frame = schema.encode(envelope)
+    assert schema._raft_envelope_from_wire(msgpack.unpackb(frame)[2]) == envelope
+
+
+@st.composite
+def raft_frames_with_a_wrong_field(draw: st.DrawFn) -> bytes:
+    """A valid snapshot-less Raft frame with one field, at some depth, replaced by junk."""
+    message = draw(strategy_for(Message))
+    envelope = RaftEnvelope(site=draw(ids), message=dataclasses.replace(message, snapshot=None))
+    raw = msgpack.unpackb(schema.encode(envelope))
+    node: Any = raw[2]
+    while True:
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        if not keys:
+            break
+        key = draw(st.sampled_from(keys))
+        child = node[key]
+        if isinstance(child, dict | list) and child and draw(st.booleans()):
+            node = child
+            continue
+        if isinstance(node, dict) and draw(st.booleans()):
+            del node[key]  # a missing field
+        else:
+            node[key] = draw(msgpack_values | st.sampled_from([True, 2**63, -1, "x" * 32, ""]))
+        break
+    data = msgpack.packb(raw, use_bin_type=True)
+    assert isinstance(data, bytes)
+    return data
+
+
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+@given(raft_frames_with_a_wrong_field() | mutated_frames())
+def test_the_raft_fast_path_accepts_and_refuses_what_the_generic_codec_does(frame: bytes) -> None:
+    assert _outcome(frame) == _generic_decode(frame)
