@@ -378,13 +378,23 @@ class Transport:
             # that is already queued costs a fraction of an awaited receive, and
             # under load most are. It is never closed itself (it owns nothing).
             self._router_now = zmq.Socket.shadow(router.underlying)
+        sock = self._router_now
         while True:
             try:
+                if self._reader_fd is not None:
+                    # Look before taking: a receive on an empty queue raises zmq.Again,
+                    # and building that exception cost more than the look (an idle
+                    # node's heartbeats and gossip find the queue empty every time).
+                    self._readable.clear()
+                    if not int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                        self._taken_in_a_row = 0
+                        await self._readable.wait()
+                        continue
                 try:
-                    frames = self._router_now.recv_multipart(zmq.NOBLOCK, copy=False)
+                    frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
                 except zmq.Again:
                     self._taken_in_a_row = 0
-                    await self._wait_readable(self._router_now)
+                    await self._wait_readable(sock)
                     continue
             except asyncio.CancelledError:
                 task = asyncio.current_task()
