@@ -136,7 +136,9 @@ class SendingLines:
             return False
         dropped = self.overdue(now)
         have, known = _line_ids(check), _line_ids(before)
-        fresh = [ln for ln in check.get("lines") or [] if str(ln.get("id")) not in known]
+        # New lines since the last read; none before a first read, when every line is.
+        lines = check.get("lines") or [] if before.get("id") else []
+        fresh = [ln for ln in lines if str(ln.get("id")) not in known]
         for command_id, row in list(self._rows.items()):
             if row.line_ids is not None:
                 landed = set(row.line_ids) <= have

@@ -117,6 +117,14 @@ def test_an_outcome_without_lines_leaves_nothing_to_wait_for() -> None:
     assert "c1" not in s
 
 
+def test_the_first_read_of_a_check_replaces_no_row_by_its_look() -> None:
+    s = SendingLines()
+    s.add("c1", BURGER, "s-ana", CATALOG)
+    # Tapped before the screen's first read: that read's lines are all "new" to it.
+    assert not s.shown(check(ledger_line("L1", BURGER)), {}, now=1.0)
+    assert len(s) == 1
+
+
 def test_clear_forgets_every_row() -> None:
     s = SendingLines()
     s.add("c1", BURGER, "s-ana", CATALOG)
