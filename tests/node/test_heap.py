@@ -57,6 +57,19 @@ def test_the_keeper_collects_and_freezes_every_so_many_entries(unfrozen: None) -
     assert heap.status(keeper)["frozen_objects"] == gc.get_freeze_count()
 
 
+def test_status_counts_frozen_objects_at_the_freeze_not_when_asked(unfrozen: None) -> None:
+    keeper = heap.HeapKeeper(every=1000)
+    keeper.freeze_now()
+    counted = keeper.frozen_objects
+    assert counted == gc.get_freeze_count() > 0
+    # Frozen by someone else since (an app freezes its own heap): not walked for status.
+    keep = [[i] for i in range(1000)]
+    gc.freeze()
+    assert gc.get_freeze_count() >= counted + len(keep)
+    assert heap.status(keeper)["frozen_objects"] == counted
+    assert heap.status(None)["frozen_objects"] == 0
+
+
 def test_garbage_is_collected_before_a_freeze(unfrozen: None) -> None:
     class Cycle:
         pass
