@@ -151,6 +151,7 @@ def _tap(widget: Any) -> float:
 
 
 _after_flip: list[Callable[[], None]] = []
+_swapped_at = [0.0]  # when the last frame's swap ended (monotonic)
 
 
 def _install_flip_hook() -> None:
@@ -167,6 +168,7 @@ def _install_flip_hook() -> None:
 
     def flip() -> None:
         original()
+        _swapped_at[0] = time.monotonic()  # before any listener takes its time to look
         for listener in list(_after_flip):
             listener()
 
@@ -319,7 +321,7 @@ class Runner:
             elif "before" in state:  # just after a frame's swap (see above)
                 now = [_plain(getattr(w, "text", "")) for w in found]
                 if now and now != state["before"]:
-                    at = time.monotonic()
+                    at = state["swapped_at"]  # the end of the swap, not of this look
                     # "frames": how many frames were drawn since the watch began, this one too.
                     frames = state.get("frames", 0)
                     finish({"ok": True, "at": at, "tap_at": state.get("tap_at"), "frames": frames})
@@ -332,6 +334,7 @@ class Runner:
                 finish({"ok": False, "error": f"timed out waiting for {req}", "texts": _texts()})
 
         def flipped() -> None:
+            state["swapped_at"] = _swapped_at[0]
             state["frames"] = state.get("frames", 0) + 1
             check("flipped")
 
