@@ -61,7 +61,85 @@ def item_markup(item: ItemView) -> str:
     return "\n".join(lines)
 
 
-class ItemRow(ButtonBehavior, Label):  # type: ignore[misc]  # Kivy ships no type hints
+def ink_box(data: Any) -> tuple[int, int, int, int] | None:
+    """Where a rendered label image has any ink: (x0, y0, x1, y1) from its top left.
+
+    Every pixel outside is all zero bytes: fully transparent, so a quad that skips it
+    draws exactly the same picture. None: no ink at all.
+    """
+    width, height, pixels = data.width, data.height, data.data
+    stride = width * 4
+    x0, x1, rows = width, 0, []
+    for y in range(height):
+        row = pixels[y * stride : (y + 1) * stride]
+        left = stride - len(row.lstrip(b"\0"))
+        if left == stride:
+            continue
+        rows.append(y)
+        x0 = min(x0, left // 4)
+        x1 = max(x1, (len(row.rstrip(b"\0")) + 3) // 4)
+    if not rows:
+        return None
+    return (x0, rows[0], x1, rows[-1] + 1)
+
+
+class InkLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints
+    """A label that draws only the part of its texture that holds text.
+
+    Kivy draws a label's whole texture, and with ``text_size`` set (to align, wrap or
+    shorten) the texture is as big as that: an item row's spans its column, a header's
+    its box, and under a software renderer every pixel of it is blended, ink or not.
+    This one draws the same texture through a region around its ink, at the same place,
+    so the picture is the same and the pixels blended are only the text's.
+    """
+
+    ink_texture = ObjectProperty(None, allownone=True)
+    ink_pos = ListProperty([0, 0])
+    ink_size = ListProperty([0, 0])
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._ink: tuple[int, int, int, int] | None = None
+        super().__init__(**kwargs)
+        self.fbind("texture", self._place)
+        self.fbind("pos", self._place)
+        self.fbind("size", self._place)
+
+    def _create_label(self) -> None:
+        super()._create_label()
+        core = self._label
+        render_end = core._render_end
+
+        def measured() -> Any:  # the rendered image, before it is uploaded
+            data = render_end()
+            self._ink = ink_box(data) if data is not None else None
+            return data
+
+        core._render_end = measured
+
+    def texture_update(self, *args: Any) -> None:
+        super().texture_update(*args)
+        texture = self._label.texture
+        if texture is not None:  # Kivy fills a plain label's texture when first drawn:
+            texture.bind()  # fill it now, so that its ink is measured
+        self._place()
+
+    def _place(self, *_: Any) -> None:
+        texture, ink = self.texture, self._ink
+        if texture is None or ink is None:
+            self.ink_texture, self.ink_size = None, [0, 0]
+            return
+        tw, th = texture.size
+        x0, y0, x1, y1 = ink
+        # Where Kivy's own rule puts the whole texture (style.kv's <Label>).
+        left = int(self.center_x - tw / 2.0)
+        bottom = int(self.center_y - th / 2.0)
+        # A label's texture is flipped: a region's y counts from the image's bottom row.
+        self.ink_texture = texture.get_region(x0, th - y1, x1 - x0, y1 - y0)
+        self.ink_pos = [left + x0, bottom + th - y1]
+        self.ink_size = [x1 - x0, y1 - y0]
+
+
+class ItemRow(ButtonBehavior, InkLabel):  # type: ignore[misc]  # Kivy ships no type hints
     """One ticket item; a tap bumps just this item, holding it fires ``on_hold``."""
 
     __events__ = ("on_hold",)

@@ -1,0 +1,94 @@
+"""Draws the kinds of label the KDS shows, as Kivy's Label or as InkLabel, and saves the pixels.
+
+``python -m tests.kitchen.ink_scene label|ink OUT`` on an X display: one frame of
+labels like the KDS's (an item row with markup that wraps, headers aligned left,
+right and centred, a shortened line, an empty label, one with no text_size), read
+back from the window and written raw to OUT. The test runs it both ways and
+compares the two files byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ITEM = (
+    "[b]2[/b]  Copper burger  [size=18sp][color=99aadd]S2[/color][/size]\n"
+    "[color=c8c8c8]   - Medium[/color]\n"
+    "[color=ffd24a][i]   >> no butter, allergy, and a note long enough to wrap[/i][/color]"
+)
+# (widget kwargs, pos, size, text_size: "size", "width" (less 16 px) or None)
+LABELS: list[tuple[dict[str, Any], tuple[int, int], tuple[int, int], str | None]] = [
+    ({"text": ITEM, "markup": True, "font_size": "24sp", "halign": "left", "valign": "top"},
+     (10, 250), (300, 240), "width"),
+    ({"text": "Table 12", "font_size": "30sp", "bold": True, "halign": "left",
+      "valign": "middle", "shorten": True}, (330, 440), (160, 48), "size"),
+    ({"text": "12:34", "font_size": "30sp", "bold": True, "halign": "right",
+      "valign": "middle"}, (500, 440), (96, 48), "size"),
+    ({"text": "Ana   #A1-19, a name long enough to be shortened", "font_size": "20sp",
+      "halign": "left", "valign": "middle", "shorten": True}, (330, 380), (300, 44), "size"),
+    ({"text": "REFIRE: dropped   VOID AFTER FIRE", "markup": True, "bold": True,
+      "font_size": "20sp", "halign": "left", "valign": "middle", "shorten": True},
+     (330, 320), (300, 34), "size"),
+    ({"text": "centred", "font_size": "26sp", "halign": "center", "valign": "middle"},
+     (620, 300), (250, 100), "size"),
+    ({"text": "", "font_size": "26sp"}, (620, 200), (250, 50), "size"),
+    ({"text": "no text_size", "font_size": "26sp"}, (620, 100), (250, 50), None),
+]  # fmt: skip
+
+
+def main() -> int:
+    kind, out = sys.argv[1], Path(sys.argv[2])
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    from kivy.config import Config
+
+    Config.set("graphics", "multisamples", "0")
+    Config.set("graphics", "width", "900")
+    Config.set("graphics", "height", "500")
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+    from kivy.graphics import opengl as gl
+    from kivy.lang import Builder
+    from kivy.uix.floatlayout import FloatLayout
+    from kivy.uix.label import Label
+
+    from kitchen import widgets
+
+    Builder.load_file(str(Path(widgets.__file__).with_name("widgets.kv")))
+    cls = widgets.InkLabel if kind == "ink" else Label
+
+    class Scene(App):  # type: ignore[misc]  # Kivy ships no type hints
+        def build(self) -> Any:
+            Window.clearcolor = (0.11, 0.11, 0.12, 1)
+            root = FloatLayout()
+            for kw, pos, size, fit in LABELS:
+                label = cls(size_hint=(None, None), pos=pos, size=size, **kw)
+                if fit == "size":
+                    label.text_size = size
+                elif fit == "width":
+                    label.text_size = (size[0] - 16, None)
+                root.add_widget(label)
+            frames = [0]
+
+            def drawn(*_: Any) -> None:  # read the second frame: every texture is made
+                frames[0] += 1
+                if frames[0] == 2:
+                    w, h = Window.size
+                    out.write_bytes(bytes(gl.glReadPixels(0, 0, w, h, gl.GL_RGB,
+                                                          gl.GL_UNSIGNED_BYTE)))  # fmt: skip
+                    Clock.schedule_once(lambda _dt: self.stop(), 0)
+                else:
+                    Window.canvas.ask_update()
+
+            Window.bind(on_flip=drawn)
+            return root
+
+    Scene().run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
