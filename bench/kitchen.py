@@ -174,6 +174,11 @@ def redraws_between(before: dict[str, Any] | None, after: dict[str, Any] | None,
         "partial": partial,
         # the share of the window a partial frame drew, on average
         "partial_share": round(pixels / partial / (window[0] * window[1]), 3) if partial else None,
+        "why_whole": {
+            why: n - before["reasons"].get(why, 0)
+            for why, n in after["reasons"].items()
+            if n > before["reasons"].get(why, 0)
+        },
     }
 
 
@@ -388,6 +393,8 @@ def main() -> int:
         share = drawn["partial_share"]
         part = f", {share:.0%} of the window each on average" if share is not None else ""
         print(f"  kds frames, {phase}: {drawn['full']} whole, {drawn['partial']} in part{part}")
+        whole = ", ".join(f"{why}: {n}" for why, n in drawn["why_whole"].items())
+        print(f"    drawn whole because of: {whole or 'nothing'}")
     swap = redraw["frame_flip"]["p50_ms"]
     print(f"one frame at {redraw['open_tickets']} open tickets, nothing else changing: "
           f"{redraw['frame_cpu_ms']} ms of CPU ({redraw['frame_ui_cpu_ms']} ms on the UI thread), "
