@@ -168,12 +168,14 @@ def redraws_between(before: dict[str, Any] | None, after: dict[str, Any] | None,
         return None
     partial = after["partial"] - before["partial"]
     pixels = after["pixels"] - before["pixels"]
+    passes = after.get("passes", 0) - before.get("passes", 0)
     return {
         "active": after["active"],
         "full": after["full"] - before["full"],
         "partial": partial,
         # the share of the window a partial frame drew, on average
         "partial_share": round(pixels / partial / (window[0] * window[1]), 3) if partial else None,
+        "passes_per_partial": round(passes / partial, 2) if partial else None,
         "why_whole": {
             why: n - before["reasons"].get(why, 0)
             for why, n in after["reasons"].items()
@@ -391,7 +393,8 @@ def main() -> int:
         if drawn is None:
             continue
         share = drawn["partial_share"]
-        part = f", {share:.0%} of the window each on average" if share is not None else ""
+        part = (f", {share:.0%} of the window in {drawn['passes_per_partial']} passes each on "
+                "average" if share is not None else "")  # fmt: skip
         print(f"  kds frames, {phase}: {drawn['full']} whole, {drawn['partial']} in part{part}")
         whole = ", ".join(f"{why}: {n}" for why, n in drawn["why_whole"].items())
         print(f"    drawn whole because of: {whole or 'nothing'}")

@@ -73,6 +73,8 @@ SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast")
 PROBES = 3  # swaps that must keep the marker pixel before frames are drawn in part
 FULL_SHARE = 0.85  # a damaged box this share of the window or more: draw it all
 MARGIN = 2  # px around every shape: anti-aliased edges and rounding
+PASS_PX = 150_000  # what a drawing pass of its own costs, in pixels drawn
+MAX_PASSES = 3
 # Shapes bounded by their pos and size; everything else that draws gives a full frame.
 BOXED = (Rectangle, BorderImage, Ellipse, RoundedRectangle)
 
@@ -117,7 +119,52 @@ class Stats:
     full: int = 0
     partial: int = 0
     pixels: int = 0  # drawn by partial frames
+    passes: int = 0  # drawing passes of partial frames (one per box)
     reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _area(b: Box) -> int:
+    return max(0, b[2] - b[0]) * max(0, b[3] - b[1])
+
+
+def plan_passes(boxes: list[Box], size: tuple[int, int]) -> list[Box]:
+    """Few boxes that cover ``boxes`` inside the window: one drawing pass each.
+
+    A pass draws every instruction again (inside its scissor), so two boxes become
+    one when the pixels that adds cost less than a pass (``PASS_PX``), and never more
+    than ``MAX_PASSES`` are drawn. Passes may overlap: each clears what it draws.
+    """
+    w, h = size
+    rects: list[Box] = []
+    for b in sorted(boxes):
+        box = (max(0, b[0]), max(0, b[1]), min(w, b[2]), min(h, b[3]))
+        if _area(box) == 0:
+            continue
+        best: tuple[int, int, Box] | None = None
+        for i, r in enumerate(rects):
+            u = _span(r, box)
+            cost = _area(u) - _area(r) - _area(box)
+            if cost <= PASS_PX and (best is None or cost < best[0]):
+                best = (cost, i, u)
+        if best is None:
+            rects.append(box)
+        else:
+            rects[best[1]] = best[2]
+    while len(rects) > 1:  # merged boxes may now be worth merging, or too many
+        cost, i, j = min(
+            (_area(_span(rects[i], rects[j])) - _area(rects[i]) - _area(rects[j]), i, j)
+            for i in range(len(rects))
+            for j in range(i + 1, len(rects))
+        )
+        if cost > PASS_PX and len(rects) <= MAX_PASSES:
+            break
+        rects[i] = _span(rects[i], rects[j])
+        del rects[j]
+    return rects
+
+
+def _span(a: Box, b: Box) -> Box:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
 def union(a: Box | None, b: Box | None) -> Box | None:
@@ -159,8 +206,8 @@ class Damage:
         """The next frame is full: remember everything afresh from it."""
         self._drawn.clear()
 
-    def collect(self) -> Box | None:
-        """The damaged box (None: nothing changed), or FullFrame. Remembers this frame."""
+    def collect(self) -> list[Box]:
+        """The damaged boxes (none: nothing changed), or FullFrame. Remembers this frame."""
         win = self.window
         canvas = win.canvas
         children = list(win.children)
@@ -171,25 +218,25 @@ class Damage:
             whole = "the window's canvas itself"
         elif any(isinstance(i, InstructionGroup) and i.needs_redraw for i in own):
             whole = "the window's own instructions"
-        damage: Box | None = None
+        damage: list[Box] = []
         ids = tuple(id(c) for c in children)
         root = self._drawn.get(0)
         if root is not None and root.children != ids:
-            damage = union(damage, self._gone(root.children, ids))
+            damage += self._gone(root.children, ids)
         self._drawn[0] = _Drawn(win, (0.0, 0.0), 1.0, ids, [])
         for child in children:
-            damage = union(damage, self._visit(child, 0.0, 0.0))
+            damage += self._visit(child, 0.0, 0.0)
         if whole is not None:
             raise FullFrame(whole, True)
         return damage
 
-    def _visit(self, w: Any, ox: float, oy: float) -> Box | None:
+    def _visit(self, w: Any, ox: float, oy: float) -> list[Box]:
         canvas = w.canvas
         was = self._drawn.get(id(w))
         if was is not None and was.widget is not w:
             was = None  # an id of a widget gone and collected, now another's
         if was is not None and not canvas.needs_redraw and was.offset == (ox, oy):
-            return None  # nothing in this subtree changed or moved
+            return []  # nothing in this subtree changed or moved
         relative = isinstance(w, RelativeLayout)
         cx, cy = (ox + w.x, oy + w.y) if relative else (ox, oy)
         children = list(w.children)
@@ -206,7 +253,7 @@ class Damage:
                         changed = changed or ins.needs_redraw
                     else:  # a colour flags only this canvas: it may be what changed
                         changed = True
-        damage: Box | None = None
+        damage: list[Box] = []
         shapes = was.shapes if was is not None else []
         if changed:
             try:
@@ -216,23 +263,23 @@ class Damage:
             damage = _moved(was.shapes if was is not None else [], shapes)
         opacity = float(canvas.opacity)
         if was is not None and was.opacity != opacity:
-            damage = union(damage, self._subtree(id(w)))
+            damage += _some(self._subtree(id(w)))
         if was is not None and was.children != ids:
-            damage = union(damage, self._gone(was.children, ids))
+            damage += self._gone(was.children, ids)
         self._drawn[id(w)] = _Drawn(w, (ox, oy), opacity, ids, shapes)
         for child in children:
-            damage = union(damage, self._visit(child, cx, cy))
+            damage += self._visit(child, cx, cy)
         return damage
 
-    def _gone(self, before: tuple[int, ...], now: tuple[int, ...]) -> Box | None:
+    def _gone(self, before: tuple[int, ...], now: tuple[int, ...]) -> list[Box]:
         """Children removed (what they drew) or reordered (what all of them drew)."""
         if set(before) == set(now):
             gone: tuple[int, ...] = before
         else:
             gone = tuple(i for i in before if i not in set(now))
-        damage: Box | None = None
+        damage: list[Box] = []
         for cid in gone:
-            damage = union(damage, self._subtree(cid))
+            damage += _some(self._subtree(cid))
         for cid in set(before) - set(now):
             self._drop(cid)
         return damage
@@ -297,15 +344,19 @@ def _flat(group: list[Any], kids: set[int]) -> Iterator[Any]:
             yield ins
 
 
-def _moved(before: list[Shape], now: list[Shape]) -> Box | None:
+def _some(box: Box | None) -> list[Box]:
+    return [] if box is None else [box]
+
+
+def _moved(before: list[Shape], now: list[Shape]) -> list[Box]:
     """Where a widget's own drawing changed: each shape that changed, where it was and is."""
-    damage: Box | None = None
+    damage: list[Box] = []
     for i in range(max(len(before), len(now))):
         old = before[i] if i < len(before) else None
         new = now[i] if i < len(now) else None
         if old is None or new is None or new.flagged or old.box != new.box or old.look != new.look:
-            damage = union(damage, old.box if old is not None else None)
-            damage = union(damage, new.box if new is not None else None)
+            damage += _some(old.box if old is not None else None)
+            damage += _some(new.box if new is not None else None)
     return damage
 
 
@@ -326,7 +377,7 @@ class PartialRedraw:
         self._push = ScissorPush(x=0, y=0, width=1, height=1)
         self._plain_clear: Callable[[], None] = window.clear
         self._plain_flip: Callable[[], None] = window.flip
-        self.last: Box | None = None  # the box the last frame drew, None for all of it
+        self.last: list[Box] | None = None  # the boxes the last frame drew, None: all of it
 
     def install(self) -> None:
         win = self.window
@@ -352,8 +403,8 @@ class PartialRedraw:
         self._full_next = True
 
     # -- the frame ------------------------------------------------------------------------
-    def _plan(self) -> Box | None:
-        """The box to draw this frame, None for the whole window."""
+    def _plan(self) -> list[Box] | None:
+        """The boxes to draw this frame, None for the whole window."""
         win = self.window
         size = (int(win.width), int(win.height))
         why = None
@@ -364,22 +415,22 @@ class PartialRedraw:
         self._full_next = False
         self._size = size
         self._clear_colour = tuple(win.clearcolor)
-        box = None
+        boxes: list[Box] = []
         if self.active:  # the walk also keeps what was drawn up to date for full frames
             try:
-                box = self.damage.collect()
+                boxes = self.damage.collect()
             except FullFrame as exc:
                 why = why or str(exc)
                 if not exc.walked:
                     self._relearn()
-        if why is None and box is not None:
-            x0, y0 = max(0, box[0]), max(0, box[1])
-            x1, y1 = min(size[0], box[2]), min(size[1], box[3])
-            area = max(0, x1 - x0) * max(0, y1 - y0)
-            if area < FULL_SHARE * size[0] * size[1]:
+        if why is None and boxes:
+            passes = plan_passes(boxes, size)
+            drawn = sum(_area(b) for b in passes)
+            if drawn < FULL_SHARE * size[0] * size[1]:
                 self.stats.partial += 1
-                self.stats.pixels += area
-                return (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+                self.stats.pixels += drawn
+                self.stats.passes += len(passes)
+                return passes
             why = "most of the window"
         why = why or "a frame with nothing found changed"
         self.stats.full += 1
@@ -396,16 +447,24 @@ class PartialRedraw:
                 self.damage.forget()  # every frame is full while that lasts
 
     def _clear(self) -> None:
-        box = self._plan()
+        passes = self._plan()
+        self.last = passes
         w, h = self._size
-        x, y, bw, bh = box if box is not None else (0, 0, w, h)
-        self.last = None if box is None else (x, y, x + bw, y + bh)
+        boxes = passes if passes is not None else [(0, 0, w, h)]
+        for box in boxes[1:]:  # passes of their own; Kivy draws the first after this clear
+            self._scissor(box)
+            self._plain_clear()
+            self.window.render_context.draw()
+        self._scissor(boxes[0])
+        self._plain_clear()  # clears inside the scissor only; the push keeps it for the draw
+
+    def _scissor(self, box: Box) -> None:
+        x, y, bw, bh = box[0], box[1], box[2] - box[0], box[3] - box[1]
         push = self._push
         if (push.x, push.y, push.width, push.height) != (x, y, bw, bh):
             push.x, push.y, push.width, push.height = x, y, bw, bh
         gl.glEnable(gl.GL_SCISSOR_TEST)
         gl.glScissor(x, y, bw, bh)
-        self._plain_clear()  # clears inside the scissor only; the push below keeps it
 
     # -- is the back buffer kept? -----------------------------------------------------------
     def _flip(self) -> None:

@@ -421,7 +421,8 @@ def main() -> int:
             elif cmd == "redraws":
                 stats = app.partial.stats
                 reply(seq, ok=True, active=app.partial.active, full=stats.full,
-                      partial=stats.partial, pixels=stats.pixels, reasons=dict(stats.reasons),
+                      partial=stats.partial, pixels=stats.pixels, passes=stats.passes,
+                      reasons=dict(stats.reasons),
                       last=app.partial.last)  # fmt: skip
             elif cmd == "compare_full":
                 compare_full(seq, req.get("save"))
