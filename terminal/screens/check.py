@@ -298,13 +298,18 @@ class CheckScreen(TerminalScreen):
             # already shows as 86'd is refused by the ledger, so it gets no row.
             self._sending.add(pending.id, order, self.app.staff["id"], self.app.catalog)
             self._show_rows()
+        # Sent once the frame showing the row is drawn (a timeout of 0 runs after the
+        # next frame): the node's commit and the software renderer would otherwise
+        # share the two cores and slow each other. Taps are still sent in tap order.
         # No read here: the follow reads the check once the node has applied the line.
-        self.send(
+        send = partial(
+            self.send,
             pending,
             partial(self._added, pending.id),
             on_refused=partial(self._not_added, pending.id),
             on_send=partial(self._resent, pending.id),
         )
+        Clock.schedule_once(lambda _dt: send(), 0)
 
     def _added(self, command_id: str, reply: Reply) -> None:
         now = time.monotonic()
