@@ -9,10 +9,17 @@
 Runs a real 3-node site on loopback: terminal A (node n1) and terminal B (node
 n2) are Kivy windows on one Xvfb screen, n3 is a headless node. Both terminals
 show the same check. Each sample taps a menu item on A and records, in each
-app's process, the monotonic time the check's "Due" line was redrawn with the
-new total (the line list and the total are refreshed together from one read of
-the check): on A (same screen) and on B (the other terminal, through its own
-node's watch). Both processes read the same system monotonic clock.
+app's process, the monotonic time at the end of the buffer swap of the frame
+that showed:
+
+- on A, the new line marked SENDING (drawn in the tap's own frame, before the
+  site has it: the same terminal's target);
+- on A, the check's "Due" line with the new total (the ledger's line and the
+  total come from one read of the check, once the node has applied the line);
+- on B, the same (the other terminal, through its own node's watch).
+
+Both processes read the same system monotonic clock. The frames drawn from the
+tap to the SENDING line are counted too.
 
 Wall-clock latency on a shared machine follows its load; the CPU time each
 terminal's process spends per tap (its frames, its Kivy work and the node inside
