@@ -113,18 +113,18 @@ class SendingLines:
 
     def unconfirmed(self, command_id: str) -> bool:
         """Not acknowledged: the row stays, marked so, until Retry."""
-        row = self._rows.get(command_id)
-        if row is None or row.state == UNCONFIRMED:
-            return False
-        row.state = UNCONFIRMED
-        return True
+        return self._mark(command_id, UNCONFIRMED)
 
     def resent(self, command_id: str) -> bool:
         """Retry sent the same command again: sending once more."""
+        return self._mark(command_id, SENDING)
+
+    def _mark(self, command_id: str, state: str) -> bool:
+        """True if the row's look changed."""
         row = self._rows.get(command_id)
-        if row is None or row.state == SENDING:
+        if row is None or row.state == state:
             return False
-        row.state = SENDING
+        row.state = state
         return True
 
     def shown(self, check: Mapping[str, Any], before: Mapping[str, Any], now: float) -> bool:
