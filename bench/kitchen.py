@@ -176,6 +176,14 @@ def redraws_between(before: dict[str, Any] | None, after: dict[str, Any] | None,
         # the share of the window a partial frame drew, on average
         "partial_share": round(pixels / partial / (window[0] * window[1]), 3) if partial else None,
         "passes_per_partial": round(passes / partial, 2) if partial else None,
+        # UI-thread time each frame spent finding what changed (kitchen/damage.py)
+        "walk_ms_per_frame": round(
+            (after.get("walk_s", 0.0) - before.get("walk_s", 0.0))
+            * 1000
+            / max(1, partial + after["full"] - before["full"]),
+            2,
+        ),
+        "walk_max_ms": round(after.get("walk_max_s", 0.0) * 1000, 1),
         "why_whole": {
             why: n - before["reasons"].get(why, 0)
             for why, n in after["reasons"].items()
@@ -397,7 +405,9 @@ def main() -> int:
                 "average" if share is not None else "")  # fmt: skip
         print(f"  kds frames, {phase}: {drawn['full']} whole, {drawn['partial']} in part{part}")
         whole = ", ".join(f"{why}: {n}" for why, n in drawn["why_whole"].items())
-        print(f"    drawn whole because of: {whole or 'nothing'}")
+        print(f"    drawn whole because of: {whole or 'nothing'}; finding what changed took "
+              f"{drawn['walk_ms_per_frame']} ms a frame on average "
+              f"(longest so far {drawn['walk_max_ms']} ms)")  # fmt: skip
     swap = redraw["frame_flip"]["p50_ms"]
     print(f"one frame at {redraw['open_tickets']} open tickets, nothing else changing: "
           f"{redraw['frame_cpu_ms']} ms of CPU ({redraw['frame_ui_cpu_ms']} ms on the UI thread), "

@@ -38,6 +38,7 @@ exactly as Kivy draws it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from math import ceil, floor
@@ -68,6 +69,7 @@ from kivy.uix.relativelayout import RelativeLayout
 log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in window pixels, x1 and y1 excluded
+Raw = tuple[float, float, float, float, float]  # x0, y0, x1, y1 unrounded, and a margin
 # Renderers whose swap copies a back buffer kept in memory (Mesa's software rasterisers).
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast")
 PROBES = 3  # swaps that must keep the marker pixel before frames are drawn in part
@@ -112,6 +114,19 @@ class Shape:
     box: Box | None
     look: tuple[Any, ...]  # the instruction itself, its colour; a scissor: its box
     flagged: bool  # changed since it was last drawn
+    raw: Raw | None = None  # the box before rounding out, to move it exactly
+    fixed: bool = False  # in window coordinates (a scissor): does not move with its widget
+
+
+def _shape(raw: Raw | None, look: tuple[Any, ...], flagged: bool) -> Shape:
+    return Shape(_round(raw), look, flagged, raw)
+
+
+def _shifted(shape: Shape, dx: float, dy: float) -> Shape:
+    if shape.fixed or shape.raw is None:
+        return shape
+    x0, y0, x1, y1, pad = shape.raw
+    return _shape((x0 + dx, y0 + dy, x1 + dx, y1 + dy, pad), shape.look, False)
 
 
 @dataclass(slots=True)
@@ -120,6 +135,8 @@ class Stats:
     partial: int = 0
     pixels: int = 0  # drawn by partial frames
     passes: int = 0  # drawing passes of partial frames (one per box)
+    walk_s: float = 0.0  # UI-thread time spent finding what changed
+    walk_max_s: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -175,23 +192,30 @@ def union(a: Box | None, b: Box | None) -> Box | None:
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
-def _box(x0: float, y0: float, x1: float, y1: float, pad: float) -> Box | None:
+def _round(raw: Raw | None) -> Box | None:
+    if raw is None:
+        return None
+    x0, y0, x1, y1, pad = raw
     if x1 <= x0 or y1 <= y0:
         return None
     return (floor(x0 - pad), floor(y0 - pad), ceil(x1 + pad), ceil(y1 + pad))
 
 
-def _shape_box(ins: Any, ox: float, oy: float) -> Box | None:
+def _box(x0: float, y0: float, x1: float, y1: float, pad: float) -> Box | None:
+    return _round((x0, y0, x1, y1, pad))
+
+
+def _shape_box(ins: Any, ox: float, oy: float) -> Raw | None:
     if isinstance(ins, BOXED):
         (x, y), (w, h) = ins.pos, ins.size
-        return _box(ox + x, oy + y, ox + x + w, oy + y + h, MARGIN)
+        return (ox + x, oy + y, ox + x + w, oy + y + h, MARGIN)
     if isinstance(ins, Line):
         pts = list(ins.points)
         if len(pts) < 2:  # a circle, an ellipse or a rectangle line has no points to read
             raise FullFrame("a Line drawn without points")
         xs, ys = pts[0::2], pts[1::2]
         pad = float(ins.width) + MARGIN  # a line of width 0 still draws a pixel
-        return _box(ox + min(xs), oy + min(ys), ox + max(xs) + 1, oy + max(ys) + 1, pad)
+        return (ox + min(xs), oy + min(ys), ox + max(xs) + 1, oy + max(ys) + 1, pad)
     raise FullFrame(f"cannot bound a {type(ins).__name__}")
 
 
@@ -255,7 +279,13 @@ class Damage:
                         changed = True
         damage: list[Box] = []
         shapes = was.shapes if was is not None else []
-        if changed:
+        if was is not None and changed and not canvas.needs_redraw:
+            # Only moved, with a parent: the same shapes, shifted (a bump moves every card
+            # and all that is in them; reading each instruction again cost milliseconds).
+            dx, dy = ox - was.offset[0], oy - was.offset[1]
+            shapes = [_shifted(shape, dx, dy) for shape in was.shapes]
+            damage = _moved(was.shapes, shapes)
+        elif changed:
             try:
                 shapes = self._shapes(canvas.children, kids, cx, cy, relative)
             except FullFrame as exc:
@@ -321,15 +351,15 @@ class Damage:
             elif isinstance(ins, ScissorPush):  # a clip moved: what it showed and shows
                 x, y, w, h = ins.x, ins.y, ins.width, ins.height
                 box = _box(x, y, x + w, y + h, 0)
-                shapes.append(Shape(box, (id(ins), box), False))
+                shapes.append(Shape(box, (id(ins), box), False, fixed=True))
             elif masking:  # the mask: what it lets through changes where it changes
-                box = _shape_box(ins, ox, oy)
-                shapes.append(Shape(box, (id(ins), "mask"), bool(ins.needs_redraw)))
+                raw = _shape_box(ins, ox, oy)
+                shapes.append(_shape(raw, (id(ins), "mask"), bool(ins.needs_redraw)))
             elif colour is None:  # drawn in a colour set by something else, maybe changed
                 raise FullFrame(f"a {type(ins).__name__} in a colour it does not set")
             else:
-                box = _shape_box(ins, ox, oy)
-                shapes.append(Shape(box, (id(ins), colour), bool(ins.needs_redraw)))
+                raw = _shape_box(ins, ox, oy)
+                shapes.append(_shape(raw, (id(ins), colour), bool(ins.needs_redraw)))
         return shapes
 
 
@@ -417,12 +447,16 @@ class PartialRedraw:
         self._clear_colour = tuple(win.clearcolor)
         boxes: list[Box] = []
         if self.active:  # the walk also keeps what was drawn up to date for full frames
+            started = time.perf_counter()
             try:
                 boxes = self.damage.collect()
             except FullFrame as exc:
                 why = why or str(exc)
                 if not exc.walked:
                     self._relearn()
+            took = time.perf_counter() - started
+            self.stats.walk_s += took
+            self.stats.walk_max_s = max(self.stats.walk_max_s, took)
         if why is None and boxes:
             passes = plan_passes(boxes, size)
             drawn = sum(_area(b) for b in passes)
