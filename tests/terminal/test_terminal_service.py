@@ -182,6 +182,7 @@ def test_a_cut_off_terminal_says_so_keeps_the_order_and_retries_it_once(
     add_item(app, "Drinks", "House IPA", acknowledged=False)
     # The line is on the check at once, marked as not acknowledged yet ...
     app.wait(f"1 {TIMES} House IPA  SENDING", contains=True, timeout=5)
+    app.screenshot("cut-off-sending")
     app.wait("can't reach the other devices", contains=True, timeout=15)
     app.wait("Retry")
     # ... and, once the site could not acknowledge it, kept and marked so: not lost.
