@@ -5,20 +5,22 @@ clear, every rectangle and glyph shaded, and the copy at the buffer swap. Most K
 frames change little (an age timer, one new ticket, a tapped button), yet Kivy clears
 and draws the whole window each time. Mesa's software swap copies a back buffer that
 keeps its pixels from one frame to the next, so a frame may clear and draw only inside
-the box that changed: a scissor at the bottom of Kivy's scissor stack (every clip
-inside the window intersects with it) and around the window's clear.
+the boxes that changed: a scissor at the bottom of Kivy's scissor stack (every clip
+inside the window intersects with it) and around the window's clear. Boxes far apart
+are drawn in passes of their own (``plan_passes``), each drawing everything again
+inside its own scissor.
 
 A box left out shows stale pixels, so nothing here relies on the screens saying what
 they changed. Kivy flags a graphics instruction when it changes, and every group above
 it up to the window's canvas; drawing a group clears its flag. Before each frame this
 walks the widget tree, into a widget only when its canvas is flagged or it moved, and
-marks where a widget's own instructions drew last frame and where they draw now, when:
+marks where a widget's shapes were last frame and where they are now, when:
 
-- the widget is new, gone or moved (with a parent that is a RelativeLayout), or the
-  order of its parent's children changed;
-- one of its own instructions changed (a group or a shape flagged; a colour flags the
-  group that holds it), or its canvas was flagged with no child's canvas flagged (an
-  instruction added or removed, its opacity);
+- the widget is new, gone or moved (with a parent that is a RelativeLayout; it keeps
+  its shapes, shifted), or the order of its parent's children changed;
+- one of its shapes changed: flagged, moved, or drawn in another colour (a colour
+  flags the group that holds it), or its canvas was flagged with no child's canvas
+  flagged (an instruction added or removed, its opacity);
 - its opacity changed: then the whole of what it and its children drew.
 
 Where a shape is comes from the shape itself (a rectangle's pos and size, a line's
