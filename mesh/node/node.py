@@ -7,10 +7,9 @@ shares one append and one fsync: group commit).
 
 A command is acknowledged only once it is committed and applied. On the leader
 that is when the ledger applied it; a follower forwards the command to the
-leader and acknowledges when it has applied the command itself (committed, and
-seen by a client that reads from its own node right after the write), or when
-the leader acknowledged it and it has applied the same index. Retries reuse the
-command's id: the ledger applies an id once.
+leader and, once the leader acknowledged it, waits until it has applied the
+same index itself, so a client that reads from its own node right after a
+write sees it. Retries reuse the command's id: the ledger applies an id once.
 """
 
 from __future__ import annotations
@@ -130,8 +129,6 @@ class Node:
         self._queued: list[tuple[str, dict[str, Any]]] = []  # (command id, command) to propose
         self._waiters: dict[str, asyncio.Future[Outcome]] = {}  # command id -> its outcome
         self._forwards: dict[str, asyncio.Future[schema.ForwardReply]] = {}
-        # command id -> its outcome as applied here, for commands forwarded from here
-        self._applied_here: dict[str, asyncio.Future[Outcome]] = {}
         self._apply_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._listeners: list[Listener] = []
         self._last_stamp = 0
@@ -703,9 +700,6 @@ class Node:
             fut = self._waiters.pop(outcome.command_id, None)
             if fut is not None and not fut.done():
                 fut.set_result(outcome)
-            here = self._applied_here.get(outcome.command_id)
-            if here is not None and not here.done():
-                here.set_result(outcome)
         if self.replica.roster_mark() != self._roster_mark:
             self._enforce_roster()
         ledger = self.replica.ledger
@@ -883,18 +877,6 @@ class Node:
         budget = constants.SUBMIT_TIMEOUT_S if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
-        cid = str(command["id"])
-        try:
-            return await self._submit(command, cid, deadline, budget)
-        finally:
-            here = self._applied_here.pop(cid, None)
-            if here is not None and not here.done():
-                here.cancel()
-
-    async def _submit(
-        self, command: dict[str, Any], cid: str, deadline: float, budget: float
-    ) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
         attempted = False
         while (remaining := deadline - loop.time()) > 0:
             r = self.replica
@@ -918,9 +900,6 @@ class Node:
             reply = await self._forward(leader, command, min(constants.FORWARD_RETRY_S, remaining))
             if reply is None:
                 continue
-            if isinstance(reply, Outcome):
-                # Applied here: committed, and what this node's clients read includes it.
-                return outcome_reply(reply)
             if not reply.ok:
                 error = reply.error or {}
                 if error.get("code") in {"not_leader", "leadership_lost"}:
@@ -938,55 +917,36 @@ class Node:
                 "no_quorum",
                 f"this device cannot reach a quorum of the mesh (waited {budget:g} s); "
                 "nothing was recorded by this attempt unless a retry with the same id says so",
-                id=cid,
+                id=command["id"],
             )
         return error_reply(
             "timeout",
             f"not acknowledged within {budget:g} s; retry with the same id "
-            f"({cid}): it is applied at most once",
-            id=cid,
+            f"({command['id']}): it is applied at most once",
+            id=command["id"],
         )
 
     async def _forward(
         self, leader: str, command: dict[str, Any], wait: float
-    ) -> schema.ForwardReply | Outcome | None:
-        """Send ``command`` to ``leader``: its reply, or the outcome of applying the
-        command here if that came first, or None (retry) after ``wait`` seconds or
-        on news of another leader."""
+    ) -> schema.ForwardReply | None:
         assert self.transport is not None
         cid = str(command["id"])
-        loop = asyncio.get_running_loop()
-        here = self._applied_here.get(cid)
-        if here is None:
-            here = self._applied_here[cid] = loop.create_future()
-        elif here.done():
-            return here.result()  # applied here while the last attempt timed out
-        assert self.replica is not None
-        seen = self.replica.ledger.seen_outcome(cid)
-        if seen is not None:  # a retry of a command applied here before: its first outcome
-            return Outcome.from_dict(seen, duplicate=True)
         fut = self._forwards.get(cid)
         if fut is None or fut.done():
-            fut = loop.create_future()
+            fut = asyncio.get_running_loop().create_future()
             self._forwards[cid] = fut
         request = schema.ForwardRequest(req_id=cid, origin=self.node_id, command=command)
         self.transport.send(leader, request)
         news = asyncio.ensure_future(self._leader_news.wait())
         try:
-            # The command applied here, the leader's reply, news of another leader
-            # (then the caller re-sends at once), or the retry timer: whichever is
-            # first. Applied here needs no reply: the follower applies only what is
-            # committed, and the leader's reply would only send it to wait for this.
-            await asyncio.wait((here, fut, news), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-            if here.done() and not here.cancelled():
-                return here.result()
+            # The reply, or news of another leader (then the caller re-sends at once),
+            # or the retry timer: whichever comes first.
+            await asyncio.wait((fut, news), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             return fut.result() if fut.done() and not fut.cancelled() else None
         finally:
             news.cancel()
-            if fut.done() or here.done():
+            if fut.done():
                 self._forwards.pop(cid, None)
-                if not fut.done():
-                    fut.cancel()
 
     def _on_forward(self, request: schema.ForwardRequest) -> None:
         assert self.replica is not None and self.transport is not None
