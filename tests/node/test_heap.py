@@ -54,14 +54,14 @@ def test_the_keeper_collects_and_freezes_every_so_many_entries(unfrozen: None) -
     keeper.applied(1)
     assert keeper.freezes == 1
     assert gc.get_freeze_count() > 0
-    assert heap.status(keeper)["frozen_objects"] == gc.get_freeze_count()
+    assert heap.status(keeper)["frozen_objects"] == keeper.frozen_objects > 0
 
 
 def test_status_counts_frozen_objects_at_the_freeze_not_when_asked(unfrozen: None) -> None:
     keeper = heap.HeapKeeper(every=1000)
     keeper.freeze_now()
     counted = keeper.frozen_objects
-    assert counted == gc.get_freeze_count() > 0
+    assert 0 < counted <= gc.get_freeze_count()
     # Frozen by someone else since (an app freezes its own heap): not walked for status.
     keep = [[i] for i in range(1000)]
     gc.freeze()
