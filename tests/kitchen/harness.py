@@ -173,6 +173,14 @@ class Kds:
         self.do("screenshot", path=str(path))
         return path
 
+    def same_as_whole(self, artifacts: Path, what: str) -> dict[str, Any]:
+        """Assert the picture on screen equals the same window drawn whole at once (the
+        frames drawn only where they changed left no stale pixel); a difference saves
+        both pictures to ``artifacts``."""
+        got = self.do("compare_full", save=str(artifacts / f"partial-{what.replace(' ', '-')}"))
+        assert got["differ"] == 0, f"after {what}: {got['differ']} stale pixels in {got['box']}"
+        return got
+
     def tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

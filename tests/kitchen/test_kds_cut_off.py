@@ -100,12 +100,17 @@ def test_cut_off_banner_then_catch_up_without_duplicates(
     assert state["order"] == [first]
     state = kds.wait_for("the banner to count", lambda s: banner_seconds(s["banner"]) >= 3, 10)
     kds.screenshot(artifacts_dir / "kitchen-cut-off.png")
+    # The banner came and counts each second: frames drawn only where they changed
+    # (kitchen/damage.py) leave the same picture as the window drawn whole.
+    assert kds.do("redraws")["partial"] > 0, "no frame was drawn in part"
+    kds.same_as_whole(artifacts_dir, "cut-off banner")
 
     lab.restore(site.hosts["k1"])
     grill = {t["id"] for t in terminal.tickets(station="grill")["tickets"]}
     state = kds.wait_for("the catch-up", lambda s: set(s["order"]) == grill and not s["banner"], 30)
     assert state["dot"] != "cut_off"
     assert len(state["order"]) == len(set(state["order"])) == 3
+    kds.same_as_whole(artifacts_dir, "banner gone, tickets caught up")
     lines = collections.Counter(
         item["line"] + "@" + tid for tid, items in state["tickets"].items() for item in items
     )

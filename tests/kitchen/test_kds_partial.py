@@ -31,9 +31,7 @@ KEY_RIGHT, KEY_LEFT, KEY_A, KEY_R, KEY_ESC = 275, 276, 97, 114, 27
 
 def same_picture(kds: Kds, artifacts: Path, what: str) -> dict[str, Any]:
     """The picture on screen equals the same window drawn whole."""
-    got = kds.do("compare_full", save=str(artifacts / f"partial-{what.replace(' ', '-')}"))
-    assert got["differ"] == 0, f"after {what}: {got['differ']} stale pixels in {got['box']}"
-    return got
+    return kds.same_as_whole(artifacts, what)
 
 
 def partial_frames(kds: Kds) -> int:
