@@ -524,7 +524,15 @@ msgpack_values = st.recursive(
 @st.composite
 def frames_with_a_wrong_field(draw: st.DrawFn) -> bytes:
     """A valid frame whose body has one field (at some depth) replaced by junk."""
-    raw = msgpack.unpackb(schema.encode(draw(wire_messages)))
+    return _spoil_one_field(draw, schema.encode(draw(wire_messages)), msgpack_values)
+
+
+def _spoil_one_field(
+    draw: st.DrawFn, frame: bytes, junk: st.SearchStrategy[Any], *, may_delete: bool = False
+) -> bytes:
+    """``frame`` with one field of its body, at some depth, replaced by ``junk`` (or,
+    with ``may_delete``, sometimes removed)."""
+    raw = msgpack.unpackb(frame)
     node: Any = raw[2]
     while True:
         keys = list(node) if isinstance(node, dict) else list(range(len(node)))
@@ -535,7 +543,10 @@ def frames_with_a_wrong_field(draw: st.DrawFn) -> bytes:
         if isinstance(child, dict | list) and child and draw(st.booleans()):
             node = child
             continue
-        node[key] = draw(msgpack_values)
+        if may_delete and isinstance(node, dict) and draw(st.booleans()):
+            del node[key]  # a missing field
+        else:
+            node[key] = draw(junk)
         break
     data = msgpack.packb(raw, use_bin_type=True)
     assert isinstance(data, bytes)
@@ -610,25 +621,8 @@ def raft_frames_with_a_wrong_field(draw: st.DrawFn) -> bytes:
     """A valid snapshot-less Raft frame with one field, at some depth, replaced by junk."""
     message = draw(strategy_for(Message))
     envelope = RaftEnvelope(site=draw(ids), message=dataclasses.replace(message, snapshot=None))
-    raw = msgpack.unpackb(schema.encode(envelope))
-    node: Any = raw[2]
-    while True:
-        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
-        if not keys:
-            break
-        key = draw(st.sampled_from(keys))
-        child = node[key]
-        if isinstance(child, dict | list) and child and draw(st.booleans()):
-            node = child
-            continue
-        if isinstance(node, dict) and draw(st.booleans()):
-            del node[key]  # a missing field
-        else:
-            node[key] = draw(msgpack_values | st.sampled_from([True, 2**63, -1, "x" * 32, ""]))
-        break
-    data = msgpack.packb(raw, use_bin_type=True)
-    assert isinstance(data, bytes)
-    return data
+    junk = msgpack_values | st.sampled_from([True, 2**63, -1, "x" * 32, ""])
+    return _spoil_one_field(draw, schema.encode(envelope), junk, may_delete=True)
 
 
 @settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
