@@ -24,8 +24,11 @@ this process, one kept-open connection each, spread over the nodes round-robin
 Also recorded: the CPU all server processes spent per commit (from /proc), which a
 shared, noisy machine disturbs far less than wall-clock latency.
 
-Run: ``python bench/peers.py [--quick|--full] [--nodes 5] [--only etcd]``. Writes
-``bench/results/peers.json``
+``--dinner`` runs the issue's dinner rush on the same systems instead: 20 clients,
+each sending one command a second on its own steady beat, for 60 s, on 5 nodes.
+
+Run: ``python bench/peers.py [--quick|--full|--dinner] [--nodes 5] [--only etcd]``.
+Writes ``bench/results/peers.json`` (``peers-dinner.json`` with ``--dinner``)
 (figures plus latency samples for the CDF plots). A benchmark, not a test: it asserts
 nothing about time.
 """
@@ -426,8 +429,16 @@ class SqliteFloor:
 
 
 # -- the harness -------------------------------------------------------------------
-def measure(system: System, clients: int, seconds: float) -> dict[str, Any]:
-    """``clients`` threads submitting flat out for ``seconds``; every ack is timed."""
+def measure(
+    system: System, clients: int, seconds: float, *, per_client_hz: float | None = None
+) -> dict[str, Any]:
+    """``clients`` threads submitting for ``seconds``; every ack is timed.
+
+    Flat out by default. With ``per_client_hz`` each client sends on its own steady
+    beat instead (the dinner rush: a command a second from each terminal), the
+    clients' beats spread evenly over the period, so the figure is each command's
+    latency at that load rather than the queueing of a saturated system.
+    """
     vias = [system.leader()] if clients == 1 else [
         system.nodes[i % len(system.nodes)] for i in range(clients)
     ]  # fmt: skip
@@ -443,7 +454,12 @@ def measure(system: System, clients: int, seconds: float) -> dict[str, Any]:
     def run(i: int) -> None:
         c = made[i]
         go.wait()
+        period = 1.0 / per_client_hz if per_client_hz else 0.0
+        beat = time.perf_counter() + period * i / len(made)
         while time.perf_counter() < stop[0]:
+            if period:
+                time.sleep(max(0.0, beat - time.perf_counter()))
+                beat += period
             t = time.perf_counter()
             ok = c.submit()
             if ok:
@@ -469,6 +485,7 @@ def measure(system: System, clients: int, seconds: float) -> dict[str, Any]:
     step = max(1, len(every) // SAMPLES_KEPT)
     return {
         "clients": clients,
+        "per_client_hz": per_client_hz,
         "commits_per_s": round(len(every) / elapsed, 1),
         "p50_ms": round(pct(every, 50) * 1e3, 3),
         "p99_ms": round(pct(every, 99) * 1e3, 3),
@@ -500,6 +517,11 @@ def main() -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="3 nodes, 3 s a point (default)")
     mode.add_argument("--full", action="store_true", help="3 and 5 nodes, 15 s a point")
+    mode.add_argument(
+        "--dinner",
+        action="store_true",
+        help="the dinner rush instead: 20 clients, 1 command/s each, 60 s (default 5 nodes)",
+    )
     parser.add_argument("--only", action="append", help="run only this system (repeatable)")
     parser.add_argument(
         "--nodes", type=int, action="append", help="cluster size (repeatable; default 3, full 3 5)"
@@ -518,9 +540,11 @@ def main() -> int:
         pysyncobj_node(self_addr, partners, sock, args.journal, args.batch)
         return 0
 
-    seconds = 15.0 if args.full else 3.0
-    sizes = tuple(args.nodes) if args.nodes else (3, 5) if args.full else (3,)
-    client_counts = (1, 16, 64)
+    seconds = 60.0 if args.dinner else 15.0 if args.full else 3.0
+    default_sizes = (5,) if args.dinner else (3, 5) if args.full else (3,)
+    sizes = tuple(args.nodes) if args.nodes else default_sizes
+    client_counts = (20,) if args.dinner else (1, 16, 64)
+    per_client_hz = 1.0 if args.dinner else None
     have_etcd = shutil.which("etcd") is not None
     if not have_etcd:
         print("etcd: not on PATH, skipped (apt-get install etcd-server)")
@@ -535,6 +559,7 @@ def main() -> int:
             "transport": "loopback (127.0.0.1)",
             "clients": "threads of one process, one kept-open connection each",
             "pysyncobj_append_entries_use_batch": args.pysyncobj_batching,
+            "per_client_hz": per_client_hz,
         },
         "floor": {
             "fsync_p50_ms": round(pct(floor_fsync, 50) * 1e3, 3),
@@ -563,7 +588,7 @@ def main() -> int:
             system = make()
             try:
                 for clients in client_counts:
-                    r = measure(system, clients, seconds)
+                    r = measure(system, clients, seconds, per_client_hz=per_client_hz)
                     r.update(system=name, nodes=len(system.nodes), durability=system.durability)
                     r["fsync_p50_ms_before"] = round(fsync_here, 3)
                     r["p50_x_floor"] = round(r["p50_ms"] / floor_ms, 1)
@@ -578,7 +603,8 @@ def main() -> int:
             finally:
                 system.close()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "peers.json").write_text(json.dumps(results, indent=1) + "\n")
+    out = "peers-dinner.json" if args.dinner else "peers.json"
+    (RESULTS / out).write_text(json.dumps(results, indent=1) + "\n")
     return 0
 
 
