@@ -155,9 +155,14 @@ def plan_passes(boxes: list[Box], size: tuple[int, int]) -> list[Box]:
     """
     w, h = size
     rects: list[Box] = []
-    for b in sorted(boxes):
+    for b in sorted(set(boxes)):
         box = (max(0, b[0]), max(0, b[1]), min(w, b[2]), min(h, b[3]))
         if _area(box) == 0:
+            continue
+        # Inside a pass already: that pass is the cheapest merge and stays as it is. A
+        # bump moves every card, hundreds of shapes; this skips most of them at once.
+        if any(r[0] <= box[0] and r[1] <= box[1] and box[2] <= r[2] and box[3] <= r[3]
+               for r in rects):  # fmt: skip
             continue
         best: tuple[int, int, Box] | None = None
         for i, r in enumerate(rects):

@@ -4,7 +4,8 @@
 labels like the KDS's (an item row with markup that wraps, headers aligned left,
 right and centred, a shortened line, an empty label, one with no text_size), read
 back from the window and written raw to OUT. The test runs it both ways and
-compares the two files byte for byte.
+compares the two files byte for byte. Between the first frame and the last, two timers
+change text and colour (``CHANGES``) as they do on the rail, sharing their images.
 """
 
 from __future__ import annotations
@@ -36,6 +37,21 @@ LABELS: list[tuple[dict[str, Any], tuple[int, int], tuple[int, int], str | None]
      (620, 300), (250, 100), "size"),
     ({"text": "", "font_size": "26sp"}, (620, 200), (250, 50), "size"),
     ({"text": "no text_size", "font_size": "26sp"}, (620, 100), (250, 50), None),
+    # Two timers side by side, as on two cards (their images are shared: widgets.py).
+    ({"text": "12:34", "font_size": "30sp", "bold": True, "halign": "right",
+      "valign": "middle"}, (10, 100), (96, 48), "size"),
+    ({"text": "12:35", "font_size": "30sp", "bold": True, "halign": "right",
+      "valign": "middle"}, (120, 100), (96, 48), "size"),
+]  # fmt: skip
+FIRST_TIMER = len(LABELS) - 2
+# Then, a frame apart each, what the timers do: the first takes the second's text (its
+# image, shared), the second moves on (a label that gave its image away must render the
+# next text into an image of its own), a colour changes and comes back, a number moves.
+CHANGES: list[list[tuple[int, str, Any]]] = [
+    [(FIRST_TIMER, "text", "12:35"), (FIRST_TIMER + 1, "text", "12:36")],
+    [(FIRST_TIMER + 1, "color", [0, 0, 0, 1]), (FIRST_TIMER, "text", "12:36")],
+    [(FIRST_TIMER + 1, "color", [1, 1, 1, 1]), (FIRST_TIMER + 1, "text", "12:34"),
+     (2, "text", "12:36")],
 ]  # fmt: skip
 
 
@@ -64,6 +80,7 @@ def main() -> int:
         def build(self) -> Any:
             Window.clearcolor = (0.11, 0.11, 0.12, 1)
             root = FloatLayout()
+            labels = []
             for kw, pos, size, fit in LABELS:
                 label = cls(size_hint=(None, None), pos=pos, size=size, **kw)
                 if fit == "size":
@@ -71,11 +88,16 @@ def main() -> int:
                 elif fit == "width":
                     label.text_size = (size[0] - 16, None)
                 root.add_widget(label)
+                labels.append(label)
             frames = [0]
 
-            def drawn(*_: Any) -> None:  # read the second frame: every texture is made
+            def drawn(*_: Any) -> None:  # changes from the second frame, then read the last
                 frames[0] += 1
-                if frames[0] == 2:
+                step = frames[0] - 2
+                if 0 <= step < len(CHANGES):
+                    for i, name, value in CHANGES[step]:
+                        setattr(labels[i], name, value)
+                if frames[0] == len(CHANGES) + 3:
                     w, h = Window.size
                     out.write_bytes(bytes(gl.glReadPixels(0, 0, w, h, gl.GL_RGB,
                                                           gl.GL_UNSIGNED_BYTE)))  # fmt: skip
