@@ -32,6 +32,19 @@ def test_harness_counts_acknowledged_commits_of_a_peer() -> None:
     assert 0 < len(result["samples_ms"]) <= result["commits"]
 
 
+def test_paced_clients_send_on_their_beat_not_flat_out() -> None:
+    # The dinner rush: each client sends at most one command per beat, so the count
+    # is bounded by the beats whatever the system's speed (flat out it is hundreds).
+    system = peers.PySyncObj(3, journal=False, batch=False)
+    try:
+        result = peers.measure(system, clients=4, seconds=1.0, per_client_hz=5.0)
+    finally:
+        system.close()
+    assert result["errors"] == 0
+    assert result["per_client_hz"] == 5.0
+    assert 4 <= result["commits"] <= 4 * 7
+
+
 def test_a_peer_socket_not_yet_listening_is_refused_without_leaking(tmp_path: Path) -> None:
     # A PySyncObj node binds its socket a moment before it listens; the leader probe
     # that connects in that moment is refused and must close its own socket (the
