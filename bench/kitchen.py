@@ -176,6 +176,8 @@ def redraws_between(before: dict[str, Any] | None, after: dict[str, Any] | None,
         # the share of the window a partial frame drew, on average
         "partial_share": round(pixels / partial / (window[0] * window[1]), 3) if partial else None,
         "passes_per_partial": round(passes / partial, 2) if partial else None,
+        # moved cards whose pixels were copied rather than drawn again (kitchen/damage.py)
+        "copies": after.get("copies", 0) - before.get("copies", 0),
         # UI-thread time each frame spent finding what changed (kitchen/damage.py)
         "walk_ms_per_frame": round(
             (after.get("walk_s", 0.0) - before.get("walk_s", 0.0))
@@ -403,7 +405,8 @@ def main() -> int:
         share = drawn["partial_share"]
         part = (f", {share:.0%} of the window in {drawn['passes_per_partial']} passes each on "
                 "average" if share is not None else "")  # fmt: skip
-        print(f"  kds frames, {phase}: {drawn['full']} whole, {drawn['partial']} in part{part}")
+        print(f"  kds frames, {phase}: {drawn['full']} whole, {drawn['partial']} in part{part}; "
+              f"{drawn['copies']} moved cards copied")  # fmt: skip
         whole = ", ".join(f"{why}: {n}" for why, n in drawn["why_whole"].items())
         print(f"    drawn whole because of: {whole or 'nothing'}; finding what changed took "
               f"{drawn['walk_ms_per_frame']} ms a frame on average "

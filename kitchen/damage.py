@@ -30,6 +30,15 @@ know, a transform outside a RelativeLayout) or a change of the window itself (re
 expose, anything flagging the window's canvas alone) gives a full frame, as does a
 damaged area that is most of the window.
 
+A RelativeLayout that only moved, by whole pixels (a card when a ticket ahead of it is
+bumped), is copied instead: its pixels go from where it was to where it is with one
+copy inside the back buffer (``glBlitFramebuffer``, a memory copy under Mesa's software
+renderers), before anything is drawn, and the walk then compares what is under it with
+what was, as if it had been drawn there. Only when every shape under it lay inside its
+own box, nothing else drew where it was or draws where it goes, and no copy writes where
+another has still to read; where it was is drawn again unless another copy covers it.
+Anything else moved is drawn again as before.
+
 It is used only where the back buffer is known to keep its pixels: a software renderer
 whose swap is shown to keep them by a probe at start-up (a one-pixel marker drawn before
 a swap must still be in the back buffer after it, three times in a row), and not when
@@ -39,6 +48,7 @@ exactly as Kivy draws it.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -72,6 +82,7 @@ log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in window pixels, x1 and y1 excluded
 Raw = tuple[float, float, float, float, float]  # x0, y0, x1, y1 unrounded, and a margin
+Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 exactly, in window pixels
 # Renderers whose swap copies a back buffer kept in memory (Mesa's software rasterisers).
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast")
 PROBES = 3  # swaps that must keep the marker pixel before frames are drawn in part
@@ -81,6 +92,32 @@ PASS_PX = 150_000  # what a drawing pass of its own costs, in pixels drawn
 MAX_PASSES = 3
 # Shapes bounded by their pos and size; everything else that draws gives a full frame.
 BOXED = (Rectangle, BorderImage, Ellipse, RoundedRectangle)
+
+
+GL_NEAREST = 0x2600
+
+
+def _load_blit() -> Callable[..., None] | None:
+    """glBlitFramebuffer, which Kivy does not offer: a copy within the back buffer.
+
+    Mesa's software renderers copy memory for it (a 5-column copy measured 0.4 ms), where
+    drawing those columns again costs tens of milliseconds. None where it cannot be had.
+    """
+    try:
+        lib = ctypes.CDLL("libGL.so.1")
+        lookup = lib.glXGetProcAddressARB
+    except (OSError, AttributeError):
+        return None
+    lookup.restype = ctypes.c_void_p
+    lookup.argtypes = [ctypes.c_char_p]
+    address = lookup(b"glBlitFramebuffer")
+    if not address:
+        return None
+    i, u = ctypes.c_int, ctypes.c_uint
+    # PYFUNCTYPE keeps the interpreter lock: a call that let it go waited to get it back
+    # from the node's thread, up to a switch interval each (measured: 11 ms a frame).
+    blit: Callable[..., None] = ctypes.PYFUNCTYPE(None, i, i, i, i, i, i, i, i, u, u)(address)
+    return blit
 
 
 class FullFrame(Exception):
@@ -100,6 +137,7 @@ class _Drawn:
     opacity: float
     children: tuple[int, ...]  # ids of its children, in drawing order
     shapes: list[Shape]  # what its own instructions drew, in order
+    rect: Rect | None = None  # a RelativeLayout's own box in the window: it may be copied
 
     @property
     def extent(self) -> Box | None:
@@ -132,11 +170,28 @@ def _shifted(shape: Shape, dx: float, dy: float) -> Shape:
 
 
 @dataclass(slots=True)
+class Move:
+    """A RelativeLayout moved by whole pixels, nothing else where it was or goes: the
+    pixels it drew can be copied to where it is now instead of being drawn again."""
+
+    src: Box  # its box last frame: every shape of it and its children lies inside
+    dx: int
+    dy: int
+    ids: set[int]  # itself and every widget under it
+
+    @property
+    def dst(self) -> Box:
+        x0, y0, x1, y1 = self.src
+        return (x0 + self.dx, y0 + self.dy, x1 + self.dx, y1 + self.dy)
+
+
+@dataclass(slots=True)
 class Stats:
     full: int = 0
     partial: int = 0
     pixels: int = 0  # drawn by partial frames
     passes: int = 0  # drawing passes of partial frames (one per box)
+    copies: int = 0  # widgets whose pixels were copied to where they moved, not drawn again
     walk_s: float = 0.0  # UI-thread time spent finding what changed
     walk_max_s: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
@@ -229,9 +284,17 @@ def _shape_box(ins: Any, ox: float, oy: float) -> Raw | None:
 class Damage:
     """Finds, before a frame, the box that changed since the last frame."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: Any, copying: bool = False) -> None:
         self.window = window
+        self.copying = copying  # moved widgets may be copied (the caller can copy pixels)
         self._drawn: dict[int, _Drawn] = {}
+        # This frame's: moves found, last frame's shapes of widgets changed or shifted,
+        # what removed widgets drew (their box, and their exact rect if they had one).
+        self._moves: list[Move] = []
+        self._before: dict[int, list[Shape]] = {}
+        self._removed: list[tuple[Box | None, Box | None]] = []
+        self._new: set[int] = set()  # widgets drawn for the first time: nothing was there
+        self.copies: list[Move] = []  # to copy, in this order, before the frame is drawn
 
     def forget(self) -> None:
         """The next frame is full: remember everything afresh from it."""
@@ -240,6 +303,8 @@ class Damage:
     def collect(self) -> list[Box]:
         """The damaged boxes (none: nothing changed), or FullFrame. Remembers this frame."""
         win = self.window
+        self._moves, self._before, self._removed, self.copies = [], {}, [], []
+        self._new = set()
         canvas = win.canvas
         children = list(win.children)
         kids = {id(c.canvas) for c in children}
@@ -259,7 +324,7 @@ class Damage:
             damage += self._visit(child, 0.0, 0.0)
         if whole is not None:
             raise FullFrame(whole, True)
-        return damage
+        return damage + self._settle()
 
     def _visit(self, w: Any, ox: float, oy: float) -> list[Box]:
         canvas = w.canvas
@@ -270,6 +335,18 @@ class Damage:
             return []  # nothing in this subtree changed or moved
         relative = isinstance(w, RelativeLayout)
         cx, cy = (ox + w.x, oy + w.y) if relative else (ox, oy)
+        rect = (cx, cy, cx + w.width, cy + w.height) if relative else None
+        if was is None:
+            self._new.add(id(w))
+        elif (
+            self.copying
+            and rect is not None
+            and was.rect not in (None, rect)
+            and (
+                was.offset == (ox, oy)  # moved within its parent, which did not move
+            )
+        ):
+            self._try_move(w, was, rect)
         children = list(w.children)
         ids = tuple(id(c) for c in children)
         kids = {id(c.canvas) for c in children}
@@ -291,19 +368,22 @@ class Damage:
             # and all that is in them; reading each instruction again cost milliseconds).
             dx, dy = ox - was.offset[0], oy - was.offset[1]
             shapes = [_shifted(shape, dx, dy) for shape in was.shapes]
+            self._before.setdefault(id(w), was.shapes)
             damage = _moved(was.shapes, shapes)
         elif changed:
             try:
                 shapes = self._shapes(canvas.children, kids, cx, cy, relative)
             except FullFrame as exc:
                 raise FullFrame(f"{exc} ({type(w).__name__})") from None
+            if was is not None:
+                self._before.setdefault(id(w), was.shapes)
             damage = _moved(was.shapes if was is not None else [], shapes)
         opacity = float(canvas.opacity)
         if was is not None and was.opacity != opacity:
             damage += _some(self._subtree(id(w)))
         if was is not None and was.children != ids:
             damage += self._gone(was.children, ids)
-        self._drawn[id(w)] = _Drawn(w, (ox, oy), opacity, ids, shapes)
+        self._drawn[id(w)] = _Drawn(w, (ox, oy), opacity, ids, shapes, rect)
         for child in children:
             damage += self._visit(child, cx, cy)
         return damage
@@ -315,9 +395,13 @@ class Damage:
         else:
             gone = tuple(i for i in before if i not in set(now))
         damage: list[Box] = []
+        removed = set(before) - set(now)
         for cid in gone:
-            damage += _some(self._subtree(cid))
-        for cid in set(before) - set(now):
+            if cid in removed:  # maybe where a moved widget is copied to: decided later
+                self._removed.append((self._subtree(cid), self._exact(cid)))
+            else:
+                damage += _some(self._subtree(cid))
+        for cid in removed:
             self._drop(cid)
         return damage
 
@@ -329,6 +413,125 @@ class Damage:
         for cid in drawn.children:
             box = union(box, self._subtree(cid))
         return box
+
+    # -- moves ------------------------------------------------------------------------
+    def _ids(self, wid: int) -> list[int]:
+        drawn = self._drawn.get(wid)
+        if drawn is None:
+            return []
+        ids = [wid]
+        for cid in drawn.children:
+            ids += self._ids(cid)
+        return ids
+
+    def _exact(self, wid: int) -> Box | None:
+        """A widget's own rect, in whole pixels, if it and its children draw only inside it."""
+        drawn = self._drawn.get(wid)
+        if drawn is None or drawn.rect is None:
+            return None
+        rect = drawn.rect
+        if not all(float(v).is_integer() for v in rect):
+            return None
+        for cid in self._ids(wid):
+            for shape in self._drawn[cid].shapes:
+                g = _geometry(shape)
+                if g is not None and not (
+                    rect[0] <= g[0] and rect[1] <= g[1] and g[2] <= rect[2] and g[3] <= rect[3]
+                ):
+                    return None
+        x0, y0, x1, y1 = rect
+        return (int(x0), int(y0), int(x1), int(y1))
+
+    def _try_move(self, w: Any, was: _Drawn, rect: Rect) -> None:
+        """A RelativeLayout that moved by whole pixels: remember everything under it as
+        already where it is now (as if copied), and the move to check once the walk is done."""
+        old = was.rect
+        assert old is not None
+        dx, dy = rect[0] - old[0], rect[1] - old[1]
+        if (rect[2] - rect[0], rect[3] - rect[1]) != (old[2] - old[0], old[3] - old[1]):
+            return  # resized: drawn again
+        src = self._exact(id(w))
+        if src is None or not (float(dx).is_integer() and float(dy).is_integer()):
+            return
+        move = Move(src, int(dx), int(dy), set())
+        if _overlaps(move.src, move.dst):
+            return  # a copy onto itself; it could not be read before it is written
+        move.ids = set(self._ids(id(w)))
+        for wid in move.ids:
+            drawn = self._drawn[wid]
+            self._before.setdefault(wid, drawn.shapes)
+            drawn.shapes = [_carried(shape, move.dx, move.dy) for shape in drawn.shapes]
+            if wid != id(w):  # the moved widget's own offset is its parent's: unchanged
+                drawn.offset = (drawn.offset[0] + dx, drawn.offset[1] + dy)
+            if drawn.rect is not None:
+                x0, y0, x1, y1 = drawn.rect
+                drawn.rect = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
+        self._moves.append(move)
+
+    def _settle(self) -> list[Box]:
+        """Which moves are copied (``copies``, in a safe order), and what must be drawn.
+
+        A move is copied only if nothing else drew where it was last frame or draws where
+        it is now: its box is then exactly its own picture on the clear colour. Where it
+        was must be drawn again unless another copy covers it; so must what removed
+        widgets drew, unless a copy covers their exact rect.
+        """
+        damage: list[Box] = []
+        w, h = int(self.window.width), int(self.window.height)
+        then: list[tuple[int, Box]] = []  # every shape drawn last frame, and now
+        now: list[tuple[int, Box]] = []
+        if self._moves:
+            for wid, drawn in self._drawn.items():
+                for shape in [] if wid in self._new else self._before.get(wid, drawn.shapes):
+                    g = _geometry(shape)
+                    if g is not None:
+                        then.append((wid, _round_out(g)))
+                for shape in drawn.shapes:
+                    g = _geometry(shape)
+                    if g is not None:
+                        now.append((wid, _round_out(g)))
+        removed = [box for box, _ in self._removed if box is not None]
+        accepted: list[Move] = []
+        for move in self._moves:
+            src, dst = move.src, move.dst
+            ok = (
+                min(src[0], dst[0]) >= 0
+                and min(src[1], dst[1]) >= 0
+                and max(src[2], dst[2]) <= w
+                and max(src[3], dst[3]) <= h
+                and not any(_overlaps(b, src) for b in removed)
+                and not any(wid not in move.ids and _overlaps(b, src) for wid, b in then)
+                and not any(wid not in move.ids and _overlaps(b, dst) for wid, b in now)
+            )
+            if ok:
+                accepted.append(move)
+            else:
+                damage += [src, dst]
+        order: list[Move] = []
+        while accepted:  # a copy may not write where another has still to read
+            ready = [
+                m
+                for m in accepted
+                if not any(o is not m and _overlaps(m.dst, o.src) for o in accepted)
+            ]
+            if not ready:
+                for m in accepted:
+                    damage += [m.src, m.dst]
+                break
+            order += ready
+            accepted = [m for m in accepted if m not in ready]
+        self.copies = order
+        covered = [m.dst for m in order]
+        stale = [m.src for m in order]
+        for box, exact in self._removed:
+            if exact is not None:
+                stale.append(exact)
+            elif box is not None:
+                damage.append(box)
+        for box in stale:
+            if not any(_contains(d, box) for d in covered):
+                damage.append(box)
+        return damage
 
     def _drop(self, wid: int) -> None:
         drawn = self._drawn.pop(wid, None)
@@ -381,6 +584,39 @@ def _flat(group: list[Any], kids: set[int]) -> Iterator[Any]:
             yield ins
 
 
+def _geometry(shape: Shape) -> Rect | None:
+    """Where a shape puts pixels, without the safety margin; None: it draws none."""
+    if shape.fixed or shape.raw is None or shape.box is None:
+        return None
+    x0, y0, x1, y1, pad = shape.raw
+    grow = pad - MARGIN  # a line's width; nothing for a box
+    return (x0 - grow, y0 - grow, x1 + grow, y1 + grow)
+
+
+def _round_out(r: Rect) -> Box:
+    return (floor(r[0]), floor(r[1]), ceil(r[2]), ceil(r[3]))
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _contains(outer: Box, inner: Box) -> bool:
+    o, i = outer, inner
+    return o[0] <= i[0] and o[1] <= i[1] and i[2] <= o[2] and i[3] <= o[3]
+
+
+def _carried(shape: Shape, dx: int, dy: int) -> Shape:
+    """A shape as a copy of its widget's pixels leaves it: a clip moves with them too."""
+    if not shape.fixed:
+        return _shifted(shape, dx, dy)
+    if shape.box is None:
+        return shape
+    x0, y0, x1, y1 = shape.box
+    box = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
+    return Shape(box, (shape.look[0], box), False, fixed=True)
+
+
 def _some(box: Box | None) -> list[Box]:
     return [] if box is None else [box]
 
@@ -414,6 +650,7 @@ class PartialRedraw:
         self._push = ScissorPush(x=0, y=0, width=1, height=1)
         self._plain_clear: Callable[[], None] = window.clear
         self._plain_flip: Callable[[], None] = window.flip
+        self._blit: Callable[..., None] | None = None
         self.last: list[Box] | None = None  # the boxes the last frame drew, None: all of it
 
     def install(self) -> None:
@@ -430,6 +667,8 @@ class PartialRedraw:
             if not any(s in name.lower() for s in SOFTWARE_RENDERERS):
                 log.info("Redraw: every frame whole, %s is not a known software renderer", name)
                 self._probes_left = 0
+            else:
+                self._blit = _load_blit()
 
     def full_next(self) -> None:
         """Draw the next frame whole (and ask for one)."""
@@ -464,13 +703,16 @@ class PartialRedraw:
             took = time.perf_counter() - started
             self.stats.walk_s += took
             self.stats.walk_max_s = max(self.stats.walk_max_s, took)
-        if why is None and boxes:
+        copies = self.damage.copies
+        if why is None and (boxes or copies):
             passes = plan_passes(boxes, size)
             drawn = sum(_area(b) for b in passes)
             if drawn < FULL_SHARE * size[0] * size[1]:
                 self.stats.partial += 1
                 self.stats.pixels += drawn
                 self.stats.passes += len(passes)
+                self.stats.copies += len(copies)
+                self._copy(copies)
                 return passes
             why = "most of the window"
         why = why or "a frame with nothing found changed"
@@ -492,12 +734,23 @@ class PartialRedraw:
         self.last = passes
         w, h = self._size
         boxes = passes if passes is not None else [(0, 0, w, h)]
+        boxes = boxes or [(0, 0, 0, 0)]  # only copies: Kivy's own pass draws nothing
         for box in boxes[1:]:  # passes of their own; Kivy draws the first after this clear
             self._scissor(box)
             self._plain_clear()
             self.window.render_context.draw()
         self._scissor(boxes[0])
         self._plain_clear()  # clears inside the scissor only; the push keeps it for the draw
+
+    def _copy(self, moves: list[Move]) -> None:
+        """Each moved widget's pixels, from where they were to where it is now, in order."""
+        blit = self._blit
+        if not moves or blit is None:
+            return
+        gl.glDisable(gl.GL_SCISSOR_TEST)  # a blit is clipped by the scissor too
+        for m in moves:
+            (x0, y0, x1, y1), (u0, v0, u1, v1) = m.src, m.dst
+            blit(x0, y0, x1, y1, u0, v0, u1, v1, gl.GL_COLOR_BUFFER_BIT, GL_NEAREST)
 
     def _scissor(self, box: Box) -> None:
         x, y, bw, bh = box[0], box[1], box[2] - box[0], box[3] - box[1]
@@ -525,13 +778,25 @@ class PartialRedraw:
             self.active = False
             return
         self._probes_left -= 1
+        if self._blit is not None and not self._copies_pixels(marker):
+            log.info("Redraw: moved widgets drawn again, copying pixels did not work here")
+            self._blit = None
         if self._probes_left == 0:
             self.active = True
+            self.damage.copying = self._blit is not None
             log.info("Redraw: frames only where they changed, the back buffer is kept across swaps")
 
-    def _pixel(self) -> tuple[int, int, int]:
-        data = gl.glReadPixels(0, 0, 1, 1, gl.GL_RGBA, gl.GL_UNSIGNED_BYTE)
+    def _pixel(self, x: int = 0) -> tuple[int, int, int]:
+        data = gl.glReadPixels(x, 0, 1, 1, gl.GL_RGBA, gl.GL_UNSIGNED_BYTE)
         return (data[0], data[1], data[2])
+
+    def _copies_pixels(self, marker: tuple[int, int, int]) -> bool:
+        """The marker pixel, still in the back buffer, copied one pixel right with the blit."""
+        assert self._blit is not None
+        self._paint(marker)
+        gl.glDisable(gl.GL_SCISSOR_TEST)
+        self._blit(0, 0, 1, 1, 1, 0, 2, 1, gl.GL_COLOR_BUFFER_BIT, GL_NEAREST)
+        return self._pixel(1) == marker  # the next frame is whole: it paints over both
 
     def _paint(self, rgb: tuple[int, int, int]) -> None:
         gl.glEnable(gl.GL_SCISSOR_TEST)

@@ -18,6 +18,7 @@ frame fills a few thin strips instead of the whole page twice.
 from __future__ import annotations
 
 from itertools import zip_longest
+from math import floor
 
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
@@ -34,6 +35,13 @@ BACKGROUND = (0.04, 0.04, 0.05, 1)  # between the columns, as behind every other
 BUILD_PER_FRAME = 4  # off-page cards made per frame: a few ms each on a slow tablet
 KEEP_PAGES = 1  # pages either side of the one on show whose cards are kept built
 POOL_MAX = 8  # spare cards: as many as a few bumps in a row free and new tickets take
+
+
+def column_width(total: float, spacing: float, cols: int) -> float:
+    """A card's width: whole pixels, so that a card moved by whole columns moves by whole
+    pixels and its picture can be copied there (kitchen/damage.py); the rest of the row's
+    pixels, fewer than ``cols``, go to the strip right of the last column."""
+    return float(max(1, floor((total - spacing * (cols - 1)) / cols)))
 
 
 class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
@@ -169,7 +177,7 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         self.columns = cols
         self.pages = max(1, -(-len(self._order) // cols))
         self.page = min(self.page, self.pages - 1)
-        width = (box.width - spacing * (cols - 1)) / cols
+        width = column_width(box.width, spacing, cols)
         self._card_size = (width, box.height)
         start = self.page * cols
         page_ids = self._order[start : start + cols]
@@ -208,7 +216,7 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
             return
         spacing = box.spacing if isinstance(box.spacing, int | float) else box.spacing[0]
         cols, shown = max(1, int(self.columns)), len(self._shown)
-        width = (box.width - spacing * (cols - 1)) / cols
+        width = column_width(box.width, spacing, cols)
         strips = [(box.x + (i + 1) * width + i * spacing, spacing) for i in range(cols - 1)]
         strips += [
             (box.x + i * (width + spacing), width if i >= shown else 0.0) for i in range(cols)

@@ -422,6 +422,7 @@ def main() -> int:
                 stats = app.partial.stats
                 reply(seq, ok=True, active=app.partial.active, full=stats.full,
                       partial=stats.partial, pixels=stats.pixels, passes=stats.passes,
+                      copies=getattr(stats, "copies", 0),  # none before 2026-12-02
                       walk_s=stats.walk_s, walk_max_s=stats.walk_max_s,
                       reasons=dict(stats.reasons),
                       last=app.partial.last)  # fmt: skip

@@ -90,11 +90,14 @@ def test_partial_frames_show_what_full_frames_show(
     grill.wait_for("the item bumped", lambda s: item_state(s) not in ("new", "pending"), 15)
     same_picture(grill, artifacts_dir, "item bumped")
 
-    # A whole ticket bumped: SENDING..., then every card after it moves left.
+    # A whole ticket bumped: SENDING..., then every card after it moves left, its
+    # pixels copied there rather than drawn again.
+    copied = grill.do("redraws")["copies"]
     first = state["shown"][0]["id"]
     grill.do("tap_bump", ticket=first)
     grill.wait_for("the ticket bumped", lambda s: first not in s["order"], 15)
     same_picture(grill, artifacts_dir, "ticket bumped")
+    assert grill.do("redraws")["copies"] >= copied + 2, "the moved cards were drawn again"
 
     # Enough tickets for a second page, then a page turn there and back.
     for n in range(4, 12):
@@ -107,6 +110,12 @@ def test_partial_frames_show_what_full_frames_show(
     grill.do("key", key=KEY_LEFT)
     grill.wait_for("page 1", lambda s: s["page_text"].endswith("page 1/2"), 5)
     same_picture(grill, artifacts_dir, "page turned back")
+    # A bump on a full page: every card moves left, one comes from the next page into
+    # the last column, where the picture of the card that left must not show through.
+    first = grill.state()["shown"][0]["id"]
+    grill.do("tap_bump", ticket=first)
+    grill.wait_for("the ticket bumped", lambda s: first not in s["order"], 15)
+    same_picture(grill, artifacts_dir, "full page bumped")
 
     # The other screens and back to the rail.
     grill.do("key", key=KEY_A, text="a")
