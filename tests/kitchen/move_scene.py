@@ -1,0 +1,131 @@
+"""Moves boxes the way the rail moves cards, with frames drawn in part, and reports.
+
+``python -m tests.kitchen.move_scene OUT`` on an X display: a window with partial
+frames on (kitchen/damage.py) and a few RelativeLayouts ("cards": a plain box with a
+smaller one inside). Each step changes the scene, lets a frame be drawn, then reads
+the picture the partial frames left, draws the window whole and reads it again. OUT
+gets one JSON line per step: how many cards were copied, and how many pixels differ.
+
+1. Card A goes, card B moves into its place; nothing else is where B was, so that
+   area must be drawn again (the clear colour), or B's old picture stays.
+2. A marker is put where card C will go, then C moves there: the copy would paint
+   over the marker, so C must be drawn, not copied.
+3. Card D moves by a whole column, nothing in the way: copied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+W, H = 640, 300
+
+
+def main() -> int:
+    out = Path(sys.argv[1])
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    from kivy.config import Config
+
+    Config.set("graphics", "multisamples", "0")
+    Config.set("graphics", "width", str(W))
+    Config.set("graphics", "height", str(H))
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+    from kivy.graphics import Color, Rectangle
+    from kivy.graphics import opengl as gl
+    from kivy.uix.floatlayout import FloatLayout
+    from kivy.uix.relativelayout import RelativeLayout
+    from kivy.uix.widget import Widget
+
+    from kitchen.damage import PartialRedraw
+
+    def card(x: int, rgb: tuple[float, float, float]) -> Any:
+        box = RelativeLayout(size_hint=(None, None), pos=(x, 20), size=(100, 200))
+        with box.canvas:
+            Color(*rgb)
+            Rectangle(pos=(0, 0), size=(100, 200))
+        inner = Widget(size_hint=(None, None), pos=(10, 150), size=(40, 30))
+        with inner.canvas:
+            Color(1, 1, 1, 1)
+            Rectangle(pos=inner.pos, size=inner.size)
+        box.add_widget(inner)
+        return box
+
+    def marker(x: int, y: int) -> Any:
+        mark = Widget(size_hint=(None, None), pos=(x, y), size=(20, 20))
+        with mark.canvas:
+            Color(1, 0.5, 0, 1)
+            Rectangle(pos=mark.pos, size=mark.size)
+        return mark
+
+    lines: list[str] = []
+
+    class Scene(App):  # type: ignore[misc]  # Kivy ships no type hints
+        def build(self) -> Any:
+            Window.clearcolor = (0.1, 0.1, 0.12, 1)
+            self.partial = PartialRedraw(Window)
+            self.partial.install()
+            self.root_box = root = FloatLayout()
+            self.a, self.b = card(10, (0.2, 0.4, 0.8)), card(120, (0.2, 0.7, 0.3))
+            self.c, self.d = card(400, (0.8, 0.6, 0.1)), card(520, (0.6, 0.2, 0.6))
+            for box in (self.a, self.b, self.c, self.d):
+                root.add_widget(box)
+            self.steps = [self.step_gone_and_moved, self.step_marker, self.step_blocked,
+                          self.step_free]  # fmt: skip
+            self.reading = False
+            Clock.schedule_interval(self.tick, 0.1)
+            return root
+
+        def step_gone_and_moved(self) -> bool:
+            self.root_box.remove_widget(self.a)
+            self.b.x = 10
+            return True
+
+        def step_marker(self) -> bool:
+            self.root_box.add_widget(marker(300, 100))
+            return False  # not a step to report: the marker is simply drawn
+
+        def step_blocked(self) -> bool:
+            self.c.x = 290  # over the marker at 300..320
+            return True
+
+        def step_free(self) -> bool:
+            self.d.x = 120  # where B was: nothing there now
+            return True
+
+        def tick(self, _dt: float) -> bool:
+            if not self.partial.active or Window.canvas.needs_redraw:
+                return True  # the probe's frames first; then one step a drawn frame
+            if self.reading:
+                self.reading = False
+                self.compare()
+            if not self.steps:
+                out.write_text("\n".join(lines) + "\n")
+                self.stop()
+                return False
+            self.copies = self.partial.stats.copies
+            self.reading = self.steps.pop(0)()
+            return True
+
+        def compare(self) -> None:
+            w, h = int(Window.width), int(Window.height)
+            shown = bytes(gl.glReadPixels(0, 0, w, h, gl.GL_RGB, gl.GL_UNSIGNED_BYTE))
+            partial = self.partial.last is not None
+            self.partial.full_next()
+            Window.dispatch("on_draw")
+            full = bytes(gl.glReadPixels(0, 0, w, h, gl.GL_RGB, gl.GL_UNSIGNED_BYTE))
+            Window.dispatch("on_flip")
+            differ = sum(shown[i : i + 3] != full[i : i + 3] for i in range(0, len(full), 3))
+            copied = self.partial.stats.copies - self.copies
+            lines.append(json.dumps({"copied": copied, "differ": differ, "partial": partial}))
+
+    Scene().run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""A moved card is copied only where that leaves the picture a whole frame draws.
+
+``tests/kitchen/move_scene.py`` moves boxes as the rail moves cards, on its own Xvfb,
+and after each move compares the picture partial frames left with the window drawn
+whole. A card whose old place nothing else covers must leave no picture there; a card
+moving onto something else must be drawn, not copied; a free move is copied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.kitchen.harness import ROOT, Display, xvfb_missing
+from tests.support.procs import ProcessReaper
+
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(120)]
+
+
+def test_moves_are_copied_only_where_the_picture_stays_right(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    reason = xvfb_missing()
+    if reason:
+        pytest.skip(reason)
+    display = Display(reaper, tmp_path / "xvfb.log")
+    out = tmp_path / "moves.jsonl"
+    env = {**os.environ, "DISPLAY": display.name, "PYTHONPATH": str(ROOT)}
+    env.pop("WAYLAND_DISPLAY", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.kitchen.move_scene", str(out)],
+        cwd=ROOT, env=env, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    reaper.kill(display.proc)
+    assert done.returncode == 0 and out.exists(), done.stderr.decode(errors="replace")[-3000:]
+    gone_and_moved, blocked, free = (json.loads(line) for line in out.read_text().splitlines())
+    assert all(step["partial"] for step in (gone_and_moved, blocked, free))
+    assert gone_and_moved == {"copied": 1, "differ": 0, "partial": True}, "old place left stale"
+    assert blocked == {"copied": 0, "differ": 0, "partial": True}, "copied over another widget"
+    assert free == {"copied": 1, "differ": 0, "partial": True}
