@@ -27,6 +27,13 @@ short, as a kitchen that keeps up does.
   and the CPU one frame of the 60-ticket page costs with nothing else changing,
   in all and on the UI thread (the figures other load on the machine moves least).
 
+- Where a fired ticket waits: from the end of the feed's pass to the UI thread applying
+  it, and what the UI thread did meanwhile (the slowest twentieth); and the slowest three
+  fires in steps (the KDS's node applied it, the feed handed it over, the UI thread
+  applied it, the frame that shows it began, its swap began and ended), with what the UI
+  thread did between applying it and that frame (label images, layouts, the clock's run
+  before a frame).
+
 Each phase also prints the machine's 1-minute load average at its start and end:
 other work on the machine moves every wall-clock figure above.
 
@@ -239,9 +246,31 @@ def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
     to_apply = [(applied_at(i) - acked) * 1000 for _, acked, i in fired if applied_at(i)]
     apply_to_draw = [(seen[t] - applied_at(i)) * 1000 for t, _, i in fired
                      if t in seen and applied_at(i)]  # fmt: skip
+    handed = perf["handed"]
+
+    def parts_of(tid: str, acked: float, index: int) -> dict[str, float | None]:
+        """One fire's time, in steps: the KDS's node applied it, the feed handed it over,
+        the UI thread began and ended applying it, the frame showing it began, its swap
+        began and ended."""
+        over, ui_start, ui_end = handed.get(tid) or (None, None, None)
+        began = state.get("draw_began", {}).get(tid)
+        steps = [acked, applied_at(index), over, ui_start, ui_end, began, before.get(tid),
+                 seen.get(tid)]  # fmt: skip
+        names = ("to_kds_applied", "to_handed_over", "to_ui_thread", "applying",
+                 "to_frame", "drawing", "swap")  # fmt: skip
+        return {
+            **{
+                name: round((b - a) * 1000, 1) if a is not None and b is not None else None
+                for name, a, b in zip(names, steps[:-1], steps[1:], strict=True)
+            },
+            "gap": state.get("gap_parts", {}).get(tid),
+        }
+
+    slowest = sorted(fired, key=lambda f: seen.get(f[0], float("inf")) - f[1])[-3:]
     return {
         "load_average": [load_at_start, load_average()],
         "seconds": seconds,
+        "slowest_fires": [parts_of(*f) for f in slowest],
         "fires": len(fired),
         "fires_per_s": round(len(fired) / seconds, 2),
         "bumps": cook.bumped,
@@ -253,6 +282,7 @@ def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         "kds_applied_to_drawn": summary(apply_to_draw),
         "kds_fetch": summary(perf["pass_ms"]),
         "kds_fetch_to_ui": summary(perf["queued_ms"]),
+        "kds_wait_for_ui": wait_breakdown(perf["waits"]),
         # Frames the KDS drew during the rush, and its buffer swaps (the software render
         # and the copy to the X server under Xvfb): the UI thread's fixed cost per frame.
         "kds_frames_per_s": round(len(frames) / seconds, 1),
@@ -267,6 +297,25 @@ def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         "kds_gc": gc_summary(perf),
         "kds_redraws": redraws_between(drawn_before, drawn_after, kds_window(kds)),
     }
+
+
+def wait_breakdown(waits: list[dict[str, float]]) -> dict[str, Any]:
+    """From the end of the feed's pass to the UI thread applying its tickets: the wait,
+    and for the slowest twentieth of them what the UI thread was doing meanwhile (mean ms
+    of each: a frame's draw and swap, the clock's callbacks and its run before a frame,
+    and inside those the once-a-second tick, another apply, label images and layouts;
+    ``other``: waiting for the interpreter)."""
+    totals = [w["total"] for w in waits]
+    slow = sorted(waits, key=lambda w: w["total"])[-max(1, len(waits) // 20) :]
+    mean: dict[str, float] = {}
+    nested = ("label images", "layouts", "tick", "apply")  # inside the clock's spans
+    for w in slow:
+        parts = dict(w)
+        outer = sum(v for k, v in w.items() if k not in nested and k != "total")
+        parts["other"] = max(0.0, w["total"] - outer)
+        for k, v in parts.items():
+            mean[k] = mean.get(k, 0.0) + v / len(slow)
+    return {**summary(totals), "slowest_mean_ms": {k: round(v, 1) for k, v in mean.items()}}
 
 
 def kds_window(kds: Kds) -> tuple[int, int]:
@@ -381,6 +430,12 @@ def main() -> int:
              "kds_flip")  # fmt: skip
     for part in parts:
         print(f"  {part}: p50 {rush[part]['p50_ms']} ms  p99 {rush[part]['p99_ms']} ms")
+    wait = rush["kds_wait_for_ui"]
+    print(f"  kds_wait_for_ui: p50 {wait['p50_ms']} ms  p99 {wait['p99_ms']} ms; "
+          f"the slowest 5 %, mean: {wait['slowest_mean_ms']}")  # fmt: skip
+    for parts in rush["slowest_fires"]:
+        print(f"  a slowest fire, ms: {parts}")
+        print(f"    applied -> its frame began, the UI thread's spans: {parts['gap']}")
     ui, proc = rush["kds_ui_cpu_pct"], rush["kds_process_cpu_pct"]
     print(f"  kds frames drawn: {rush['kds_frames_per_s']}/s; CPU of one core: "
           f"UI thread {ui}%, whole KDS process {proc}%")  # fmt: skip

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import gc
 import itertools
 import json
@@ -33,6 +34,14 @@ os.dup2(2, 1)  # anything printed by a library must not corrupt the protocol
 def reply(seq: Any, **fields: Any) -> None:
     PROTO.write(json.dumps({"seq": seq, **fields}) + "\n")
     PROTO.flush()
+
+
+def _layouts() -> list[Any]:
+    from kivy.uix.boxlayout import BoxLayout
+    from kivy.uix.floatlayout import FloatLayout
+    from kivy.uix.relativelayout import RelativeLayout
+
+    return [BoxLayout, FloatLayout, RelativeLayout]
 
 
 def main() -> int:
@@ -85,15 +94,21 @@ def main() -> int:
     # ... and the start of that frame's swap (what "drawn" meant before 2026-12-02).
     seen_before_swap: dict[str, float] = {}
     in_frame: list[str] = []  # tickets new in the frame being swapped
+    draw_began: dict[str, float] = {}  # ... and when that frame began to be drawn
 
     def on_flip(*_: Any) -> None:  # bound handlers run before the window's swap
         rail = getattr(app, "rail", None)
         if rail is None:
             return
         now = time.time()
+        began = now - (time.perf_counter() - perf["draw_at"])  # that frame's on_draw
         for tid in rail.order():
             if tid not in seen_before_swap:
                 seen_before_swap[tid] = now
+                draw_began[tid] = began
+                start = applied_perf.pop(tid, None)
+                if start is not None:
+                    gap_parts[tid] = overlaps(start, perf["draw_at"])
                 in_frame.append(tid)
 
     # Redraw cost: a ticket update applied on the UI thread plus the frame that shows it.
@@ -117,6 +132,106 @@ def main() -> int:
             perf["apply_s"] = (perf["apply_s"] or 0.0) + time.perf_counter() - started
 
     app.apply = timed_apply
+    # What the UI thread did while a fetched ticket list waited for it: its spans of work
+    # (a frame's draw and swap, the once-a-second tick, the clock's callbacks and its run
+    # before a frame, label images, layouts), and for each list, from the end of the feed's
+    # pass to the start of ``apply``, how much of that wait fell in each kind of span; the
+    # rest is the UI thread waiting for the interpreter.
+    spans: collections.deque[tuple[str, float, float]] = collections.deque(maxlen=4000)
+    plain_deliver = app.feed._deliver
+    delivered: dict[int, float] = {}  # id of a snapshot (slotted) -> when it was handed over
+
+    def stamped_deliver(snap: Any) -> None:
+        if snap.tickets is not None:
+            delivered[id(snap)] = time.perf_counter()
+        plain_deliver(snap)
+
+    app.feed._deliver = stamped_deliver
+    perf["waits"] = []
+
+    def overlaps(start: float, end: float, mark_after: bool = False) -> dict[str, float]:
+        """How much of ``start``-``end`` fell in each kind of span (ms). Spans nest: label
+        images and layouts lie inside the clock's callbacks or its run before a frame."""
+        parts: dict[str, float] = {"total": round((end - start) * 1000, 1)}
+        for kind, s0, s1 in spans:
+            overlap = min(s1, end) - max(s0, start)
+            if overlap > 0:
+                if mark_after and s0 > start and kind in ("draw", "swap"):
+                    kind = f"{kind} begun after"  # a frame that could have waited for it
+                parts[kind] = round(parts.get(kind, 0.0) + overlap * 1000, 1)
+        return parts
+
+    def waited(snap: Any) -> None:
+        start = delivered.pop(id(snap), None)
+        if start is not None:
+            perf["waits"].append(overlaps(start, time.perf_counter(), mark_after=True))
+            del perf["waits"][:-5000]
+
+    def spanned(kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*a: Any) -> Any:
+            s0 = time.perf_counter()
+            try:
+                return fn(*a)
+            finally:
+                spans.append((kind, s0, time.perf_counter()))
+
+        return run
+
+    def spanned_method(kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)  # Kivy finds a bound method again by its name
+        def run(self: Any, *a: Any, **kw: Any) -> Any:
+            s0 = time.perf_counter()
+            try:
+                return fn(self, *a, **kw)
+            finally:
+                spans.append((kind, s0, time.perf_counter()))
+
+        return run
+
+    app._tick = spanned("tick", app._tick)  # before build() schedules it
+    plain_process = Clock._process_events
+    Clock._process_events = spanned("callbacks", plain_process)
+    Clock.tick_draw = spanned("before frame", Clock.tick_draw)
+    Clock.idle = spanned("clock sleep", Clock.idle)
+    # Label images rendered (Kivy's Label, under the KDS's InkLabel and Kivy's Button).
+    from kivy.uix.label import Label
+
+    plain_texture_update = Label.texture_update
+
+    @functools.wraps(plain_texture_update)  # Kivy finds a bound method again by its name
+    def timed_texture_update(label: Any, *a: Any) -> Any:
+        s0 = time.perf_counter()
+        try:
+            return plain_texture_update(label, *a)
+        finally:
+            spans.append(("label images", s0, time.perf_counter()))
+
+    Label.texture_update = timed_texture_update
+    for layout_cls in _layouts():
+        layout_cls.do_layout = spanned_method("layouts", layout_cls.do_layout)
+
+    # Ticket id -> (wall time its list was handed over by the feed, wall time the UI thread
+    # began applying it), for the first list that held it.
+    handed: dict[str, tuple[float, float, float]] = {}
+    applied_perf: dict[str, float] = {}  # ... the end of that apply, in perf_counter time
+    # Ticket id -> what the UI thread did from the end of applying it to the start of the
+    # frame that showed it (ms in each kind of span).
+    gap_parts: dict[str, dict[str, float]] = {}
+
+    def waited_apply(snap: Any) -> None:
+        if snap.tickets is not None:
+            at = delivered.get(id(snap))
+            now = time.time()
+            over = now - (time.perf_counter() - at) if at is not None else now
+            fresh = [view.id for view in snap.tickets if view.id not in handed]
+        waited(snap)
+        timed_apply(snap)
+        if snap.tickets is not None:
+            for tid in fresh:
+                handed[tid] = (over, now, time.time())
+                applied_perf[tid] = time.perf_counter()
+
+    app.apply = spanned("apply", waited_apply)
     plain_pass = app.feed._pass
 
     def timed_pass(woke: bool, last: int | None) -> Any:
@@ -148,7 +263,9 @@ def main() -> int:
 
     def timed_flip() -> None:
         started = time.perf_counter()
+        spans.append(("draw", perf["draw_at"], started))
         plain_flip()
+        spans.append(("swap", started, time.perf_counter()))
         ended = time.time()
         frames.append((ended, (time.perf_counter() - started) * 1000))
         del frames[:-20000]
@@ -247,6 +364,8 @@ def main() -> int:
             "refire": refire_state(),
             "seen": dict(seen),
             "seen_before_swap": dict(seen_before_swap),
+            "draw_began": dict(draw_began),
+            "gap_parts": dict(gap_parts),
             "built": len(rail._cards),
             "window": [int(Window.width), int(Window.height)],
         }
@@ -365,6 +484,8 @@ def main() -> int:
                     gc_threshold=list(gc.get_threshold()),
                     queued_ms=list(perf["queued_ms"]),
                     pass_ms=list(perf["pass_ms"]),
+                    waits=list(perf["waits"]),
+                    handed={tid: handed[tid] for tid in list(handed)[-3000:]},
                     applied=applied[-5000:],
                     frames=list(frames),
                     # CPU used so far by the UI thread (this handler runs on it) and the
@@ -381,6 +502,7 @@ def main() -> int:
                         ms.clear()
                     perf["queued_ms"].clear()
                     perf["pass_ms"].clear()
+                    perf["waits"].clear()
             elif cmd == "frame_cost":
                 # Draw the same window ``frames`` times, one a frame, nothing else changing:
                 # the CPU this process spends per frame (render and swap included).
