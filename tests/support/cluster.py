@@ -96,7 +96,10 @@ class Cluster:
         proc.wait(15)
 
     def alive(self) -> list[str]:
-        return [n for n, p in self.procs.items() if p.poll() is None]
+        # A copy taken in one step: tests call this from a writer thread while the
+        # main thread kills (and forgets) a node.
+        procs = list(self.procs.items())
+        return [n for n, p in procs if p.poll() is None]
 
     # -- reading ----------------------------------------------------------------
     def open_check(self, via: str, table: str = "1", server: str = "s-ana") -> str:
