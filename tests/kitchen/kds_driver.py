@@ -168,21 +168,13 @@ def main() -> int:
             del perf["waits"][:-5000]
 
     def spanned(kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*a: Any) -> Any:
-            s0 = time.perf_counter()
-            try:
-                return fn(*a)
-            finally:
-                spans.append((kind, s0, time.perf_counter()))
+        """``fn`` timed as a span of ``kind``; also for a method put back on its class."""
 
-        return run
-
-    def spanned_method(kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)  # Kivy finds a bound method again by its name
-        def run(self: Any, *a: Any, **kw: Any) -> Any:
+        def run(*a: Any, **kw: Any) -> Any:
             s0 = time.perf_counter()
             try:
-                return fn(self, *a, **kw)
+                return fn(*a, **kw)
             finally:
                 spans.append((kind, s0, time.perf_counter()))
 
@@ -196,19 +188,9 @@ def main() -> int:
     # Label images rendered (Kivy's Label, under the KDS's InkLabel and Kivy's Button).
     from kivy.uix.label import Label
 
-    plain_texture_update = Label.texture_update
-
-    @functools.wraps(plain_texture_update)  # Kivy finds a bound method again by its name
-    def timed_texture_update(label: Any, *a: Any) -> Any:
-        s0 = time.perf_counter()
-        try:
-            return plain_texture_update(label, *a)
-        finally:
-            spans.append(("label images", s0, time.perf_counter()))
-
-    Label.texture_update = timed_texture_update
+    Label.texture_update = spanned("label images", Label.texture_update)
     for layout_cls in _layouts():
-        layout_cls.do_layout = spanned_method("layouts", layout_cls.do_layout)
+        layout_cls.do_layout = spanned("layouts", layout_cls.do_layout)
 
     # Ticket id -> (wall time its list was handed over by the feed, wall time the UI thread
     # began applying it), for the first list that held it.
