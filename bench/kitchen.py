@@ -277,6 +277,9 @@ def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         "errors": sum(s.errors for s in servers),
         "never_drawn": sum(1 for tid, _, _ in fired if tid not in seen),
         "fire_to_screen": summary(latencies),
+        # Every fire's, so that runs of the same code can be pooled: a run's p99 is one of
+        # its few slowest fires, and the spread between runs is large.
+        "fire_to_screen_all_ms": sorted(round(ms, 1) for ms in latencies),
         "fire_to_swap_start": summary(to_swap),
         "ack_to_kds_applied": summary(to_apply),
         "kds_applied_to_drawn": summary(apply_to_draw),
@@ -368,6 +371,7 @@ def run_redraw(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         "load_average": [load_at_start, load_average()],
         "open_tickets": len(kds.state()["order"]),
         "redraw": summary(perf["redraw_swapped_ms"]),
+        "redraw_all_ms": sorted(round(ms, 1) for ms in perf["redraw_swapped_ms"]),
         "redraw_to_swap_start": summary(redraw_ms),
         "redraw_ui_cpu": summary(perf["redraw_cpu_ms"]),
         "gc": gc_summary(perf),
