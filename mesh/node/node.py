@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh.ledger.entry import Outcome, encode_payload
-from mesh.ledger.state import LedgerState
+from mesh.ledger.state import LedgerState, json_copy
 from mesh.net import schema
 from mesh.net.control import ControlServer
 from mesh.net.discovery import Discovery, DiscoveryEvent
@@ -129,6 +129,9 @@ class Node:
         self._queued: list[tuple[str, dict[str, Any]]] = []  # (command id, command) to propose
         self._waiters: dict[str, asyncio.Future[Outcome]] = {}  # command id -> its outcome
         self._forwards: dict[str, asyncio.Future[schema.ForwardReply]] = {}
+        # Command id -> resolved when this node applies it: a forwarded command is
+        # answered from the node's own apply, which the leader's reply cannot beat.
+        self._applied_watch: dict[str, asyncio.Future[Outcome]] = {}
         self._apply_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._listeners: list[Listener] = []
         self._last_stamp = 0
@@ -700,6 +703,9 @@ class Node:
             fut = self._waiters.pop(outcome.command_id, None)
             if fut is not None and not fut.done():
                 fut.set_result(outcome)
+            watch = self._applied_watch.get(outcome.command_id)
+            if watch is not None and not watch.done():
+                watch.set_result(outcome)
         if self.replica.roster_mark() != self._roster_mark:
             self._enforce_roster()
         ledger = self.replica.ledger
@@ -875,6 +881,24 @@ class Node:
         except schema.SchemaError as exc:
             return error_reply("invalid", f"command cannot be sent: {exc}")
         budget = constants.SUBMIT_TIMEOUT_S if timeout is None else timeout
+        cid = str(command["id"])
+        assert self.replica is not None
+        seen = self.replica.ledger.seen_outcome(cid)
+        if seen is not None:
+            # A retry of a command applied here already, so committed: answered here.
+            return outcome_reply(Outcome.from_dict(json_copy(seen), duplicate=True))
+        watch = self._applied_watch.get(cid)
+        if watch is None:
+            watch = self._applied_watch[cid] = asyncio.get_running_loop().create_future()
+        try:
+            return await self._submit(command, budget, watch)
+        finally:
+            if self._applied_watch.get(cid) is watch:
+                del self._applied_watch[cid]
+
+    async def _submit(
+        self, command: dict[str, Any], budget: float, watch: asyncio.Future[Outcome]
+    ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
         attempted = False
@@ -897,7 +921,11 @@ class Node:
                 await asyncio.sleep(min(constants.NO_LEADER_POLL_S, remaining))
                 continue
             attempted = True
-            reply = await self._forward(leader, command, min(constants.FORWARD_RETRY_S, remaining))
+            reply = await self._forward(
+                leader, command, min(constants.FORWARD_RETRY_S, remaining), watch
+            )
+            if isinstance(reply, Outcome):
+                return outcome_reply(reply)
             if reply is None:
                 continue
             if not reply.ok:
@@ -927,8 +955,20 @@ class Node:
         )
 
     async def _forward(
-        self, leader: str, command: dict[str, Any], wait: float
-    ) -> schema.ForwardReply | None:
+        self,
+        leader: str,
+        command: dict[str, Any],
+        wait: float,
+        applied: asyncio.Future[Outcome],
+    ) -> schema.ForwardReply | Outcome | None:
+        """Send ``command`` to ``leader``; the outcome as this node applied it, or the
+        leader's reply, or None when neither came within ``wait`` s or the leader changed.
+
+        Applying is deterministic, so this node's outcome of the committed command is
+        the leader's, and once it is here the command is applied here too: the client
+        is answered as soon as the commit news has arrived, without waiting for the
+        leader's reply (which leaves only after the leader's own apply).
+        """
         assert self.transport is not None
         cid = str(command["id"])
         fut = self._forwards.get(cid)
@@ -939,13 +979,18 @@ class Node:
         self.transport.send(leader, request)
         news = asyncio.ensure_future(self._leader_news.wait())
         try:
-            # The reply, or news of another leader (then the caller re-sends at once),
-            # or the retry timer: whichever comes first.
-            await asyncio.wait((fut, news), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            # Our own apply, the reply, or news of another leader (then the caller
+            # re-sends at once), or the retry timer: whichever comes first.
+            await asyncio.wait(
+                (applied, fut, news), timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
+            if applied.done() and not applied.cancelled():
+                return applied.result()
             return fut.result() if fut.done() and not fut.cancelled() else None
         finally:
             news.cancel()
-            if fut.done():
+            if fut.done() or applied.done():
+                # A reply still on its way finds no one waiting and is ignored.
                 self._forwards.pop(cid, None)
 
     def _on_forward(self, request: schema.ForwardRequest) -> None:
