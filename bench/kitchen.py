@@ -297,6 +297,10 @@ def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         },
         "kds_process_cpu_pct": cpu_pct("process_cpu_s"),
         "kds_flip": summary(frames),
+        # The UI thread's CPU from applying a ticket list to the end of the swap of the
+        # frame that shows it: its own work for a new ticket, less moved by other load.
+        "kds_ui_cpu_per_update": summary(perf["redraw_cpu_ms"]),
+        "kds_ui_cpu_per_update_all_ms": sorted(round(ms, 2) for ms in perf["redraw_cpu_ms"]),
         "kds_gc": gc_summary(perf),
         "kds_redraws": redraws_between(drawn_before, drawn_after, kds_window(kds)),
     }
@@ -431,7 +435,7 @@ def main() -> int:
     f2w = rush["fire_to_swap_start"]
     print(f"  to the start of that frame's swap: p50 {f2w['p50_ms']} ms  p99 {f2w['p99_ms']} ms")
     parts = ("ack_to_kds_applied", "kds_applied_to_drawn", "kds_fetch", "kds_fetch_to_ui",
-             "kds_flip")  # fmt: skip
+             "kds_flip", "kds_ui_cpu_per_update")  # fmt: skip
     for part in parts:
         print(f"  {part}: p50 {rush[part]['p50_ms']} ms  p99 {rush[part]['p99_ms']} ms")
     wait = rush["kds_wait_for_ui"]
