@@ -54,6 +54,13 @@ from mesh.raft.types import (
 CAMPAIGN_TRANSFER = b"transfer"
 """``Message.context`` of votes caused by a leader transfer: they bypass the lease."""
 
+COMMIT_ONLY = b"commit"
+"""``Message.context`` of an APPEND with no entries to a follower in REPLICATE: only
+news of the commit index. Accepted, it is not answered (it cannot move the follower's
+match, and heartbeats keep the leader's view of it fresh); that spares the leader one
+message per follower per commit. A rejection is answered as always.
+"""
+
 LOST_STATE = b"lost"
 """``Message.context`` of an APPEND_RESP rejection from a node that lost its durable state:
 the leader must forget what it believed that node held (its ``match``) and probe again."""
@@ -513,7 +520,8 @@ class Raft:
         if result is not None:
             last_new, appended = result
             self._on_appended(appended)
-            self._reply_append(m.frm, index=last_new)
+            if m.entries or m.context != COMMIT_ONLY:
+                self._reply_append(m.frm, index=last_new)
             return
         # Tell the leader where our log may match, a whole term at a time.
         hint_index, hint_term = self.log.find_conflict_by_term(
@@ -663,6 +671,8 @@ class Raft:
                 log_term=prev_term,
                 entries=tuple(entries),
                 commit=self.log.committed,
+                # A probe's answer moves the follower to REPLICATE: always wanted.
+                context=COMMIT_ONLY if not entries and pr.state is ProgressState.REPLICATE else b"",
             )
         )
         pr.sent_entries(entries[-1].index if entries else None)
