@@ -72,9 +72,12 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-# (text, the core label's options) -> (texture, its ink box, shortened): the images of
-# plain labels, shared by every label that shows the same text the same way.
-_shared: OrderedDict[Any, tuple[Any, tuple[int, int, int, int] | None, bool]] = OrderedDict()
+# (markup or not, text, the core label's options) -> (texture, its ink box, shortened, its
+# markup's refs and anchors): the images of labels, shared by every label that shows the
+# same text the same way.
+_shared: OrderedDict[Any, tuple[Any, tuple[int, int, int, int] | None, bool, Any, Any]] = (
+    OrderedDict()
+)
 
 
 def ink_box(data: Any) -> tuple[int, int, int, int] | None:
@@ -108,10 +111,12 @@ class InkLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints
     This one draws the same texture through a region around its ink, at the same place,
     so the picture is the same and the pixels blended are only the text's.
 
-    A plain label (no markup) also shares its image with every label that showed the
-    same text with the same options: the bump bar numbers move to other cards at every
-    bump, and the timers of tickets fired in the same second read the same, so most of
-    them need no rendering (about a millisecond each, on the UI thread, measured).
+    A label also shares its image with every label that showed the same text with the
+    same options: the bump bar numbers move to other cards at every bump, the timers of
+    tickets fired in the same second read the same, and the same dish (an item row's
+    markup) comes up on ticket after ticket, so most of them need no rendering (about a
+    millisecond each on the UI thread, a few for an item row's markup, measured), also
+    not for a new ticket's card before its first frame.
     """
 
     ink_texture = ObjectProperty(None, allownone=True)
@@ -140,16 +145,22 @@ class InkLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints
     def texture_update(self, *args: Any) -> None:
         core = self._label
         key = None
-        if not self.markup and core.text:
+        # A markup label's core is given its text wrapped in the label's colour when it is
+        # drawn (Kivy's texture_update): the label's own text, with the options, says it.
+        text = self.text if self.markup else core.text
+        if text:
             # The options keep the text the label was made with; the core's own is current.
-            key = (core.text, _frozen({k: v for k, v in core.options.items() if k != "text"}))
+            options = {k: v for k, v in core.options.items() if k != "text"}
+            key = (self.markup, text, _frozen(options))
             hit = _shared.get(key)
             if hit is not None:  # drawn before, here or by another label: no rendering
                 _shared.move_to_end(key)
-                texture, self._ink, shortened = hit
+                texture, self._ink, shortened, refs, anchors = hit
                 self.texture = texture
                 self.texture_size = list(texture.size)
                 self.is_shortened = shortened
+                if self.markup:
+                    self.refs, self.anchors = refs, anchors
                 self._place()
                 return
         super().texture_update(*args)
@@ -157,7 +168,8 @@ class InkLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints
         if texture is not None:  # Kivy fills a plain label's texture when first drawn:
             texture.bind()  # fill it now, so that its ink is measured
             if key is not None and texture is not core.texture_1px:
-                _shared[key] = (texture, self._ink, bool(core.is_shortened))
+                refs, anchors = (self.refs, self.anchors) if self.markup else (None, None)
+                _shared[key] = (texture, self._ink, bool(core.is_shortened), refs, anchors)
                 # Kivy renders the next text into the same texture when its size is the
                 # same: a shared one must stay as it is, so the next gets a texture of its own.
                 core.texture = None

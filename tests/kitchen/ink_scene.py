@@ -5,7 +5,8 @@ labels like the KDS's (an item row with markup that wraps, headers aligned left,
 right and centred, a shortened line, an empty label, one with no text_size), read
 back from the window and written raw to OUT. The test runs it both ways and
 compares the two files byte for byte. Between the first frame and the last, two timers
-change text and colour (``CHANGES``) as they do on the rail, sharing their images.
+change text and colour (``CHANGES``) as they do on the rail, sharing their images, and
+two item rows take each other's markup.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ ITEM = (
     "[color=c8c8c8]   - Medium[/color]\n"
     "[color=ffd24a][i]   >> no butter, allergy, and a note long enough to wrap[/i][/color]"
 )
+ROW = "[b]1[/b]  Fries\n   [size=17sp]Fry: [color=ffb84a]cooking[/color][/size]"
+OTHER_ROW = "[b]2[/b]  Wings\n   [size=17sp]Fry: [color=6fdc8c]READY[/color][/size]"
 # (widget kwargs, pos, size, text_size: "size", "width" (less 16 px) or None)
 LABELS: list[tuple[dict[str, Any], tuple[int, int], tuple[int, int], str | None]] = [
     ({"text": ITEM, "markup": True, "font_size": "24sp", "halign": "left", "valign": "top"},
@@ -37,18 +40,27 @@ LABELS: list[tuple[dict[str, Any], tuple[int, int], tuple[int, int], str | None]
      (620, 300), (250, 100), "size"),
     ({"text": "", "font_size": "26sp"}, (620, 200), (250, 50), "size"),
     ({"text": "no text_size", "font_size": "26sp"}, (620, 100), (250, 50), None),
+    # Two item rows side by side, as on two cards (markup images are shared too).
+    ({"text": ROW, "markup": True, "font_size": "24sp", "halign": "left", "valign": "top"},
+     (10, 160), (150, 80), "width"),
+    ({"text": OTHER_ROW, "markup": True, "font_size": "24sp", "halign": "left",
+      "valign": "top"}, (170, 160), (150, 80), "width"),
     # Two timers side by side, as on two cards (their images are shared: widgets.py).
     ({"text": "12:34", "font_size": "30sp", "bold": True, "halign": "right",
       "valign": "middle"}, (10, 100), (96, 48), "size"),
     ({"text": "12:35", "font_size": "30sp", "bold": True, "halign": "right",
       "valign": "middle"}, (120, 100), (96, 48), "size"),
 ]  # fmt: skip
+FIRST_ROW = len(LABELS) - 4
 FIRST_TIMER = len(LABELS) - 2
 # Then, a frame apart each, what the timers do: the first takes the second's text (its
 # image, shared), the second moves on (a label that gave its image away must render the
 # next text into an image of its own), a colour changes and comes back, a number moves.
+# The item rows do the same with their markup.
 CHANGES: list[list[tuple[int, str, Any]]] = [
-    [(FIRST_TIMER, "text", "12:35"), (FIRST_TIMER + 1, "text", "12:36")],
+    [(FIRST_TIMER, "text", "12:35"), (FIRST_TIMER + 1, "text", "12:36"),
+     (FIRST_ROW, "text", OTHER_ROW), (FIRST_ROW + 1, "text", ROW + " ")],
+    [(FIRST_ROW + 1, "text", ROW)],
     [(FIRST_TIMER + 1, "color", [0, 0, 0, 1]), (FIRST_TIMER, "text", "12:36")],
     [(FIRST_TIMER + 1, "color", [1, 1, 1, 1]), (FIRST_TIMER + 1, "text", "12:34"),
      (2, "text", "12:36")],
