@@ -38,6 +38,7 @@ WAIT_COLOUR = "ffb84a"
 DIM_COLOUR = "7a7a7a"
 SEAT_COLOUR = "99aadd"
 HOLD_S = 0.6  # longer than any tap, short enough that a cook does not think it stuck
+SPARE_ROWS_MAX = 8  # item rows a card keeps aside for its next tickets, out of the tree
 SHARED_TEXTURES = 512  # plain label images kept for reuse: a few pages' timers and numbers
 
 
@@ -284,8 +285,18 @@ class TicketCard(RelativeLayout):  # type: ignore[misc]  # Kivy ships no type hi
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # Item rows this card made and does not show now: a ticket with more items than
+        # the last one takes them instead of building new ones (a few ms each).
+        self._spare_rows: list[ItemRow] = []
         # The item area's clip is in window coordinates, and inside this card it never moves.
         self.fbind("pos", lambda *_: self.ids.area.reclip())
+
+    def make_rows(self, count: int) -> None:
+        """Build ``count`` item rows ahead, kept aside for the tickets this card will show."""
+        while len(self._spare_rows) < min(count, SPARE_ROWS_MAX):
+            row = ItemRow()
+            row.bind(on_release=self._row_tapped, on_hold=self._row_held)
+            self._spare_rows.append(row)
 
     def show(self, view: TicketView) -> None:
         self.ticket_id = view.id
@@ -315,12 +326,16 @@ class TicketCard(RelativeLayout):  # type: ignore[misc]  # Kivy ships no type hi
         box = self.ids.item_box
         rows: list[ItemRow] = list(self.rows)
         while len(rows) < len(view.items):  # reuse rows; make only the missing ones
-            row = ItemRow()
-            row.bind(on_release=self._row_tapped, on_hold=self._row_held)
+            if not self._spare_rows:
+                self.make_rows(1)
+            row = self._spare_rows.pop()
             rows.append(row)
             box.add_widget(row)
         while len(rows) > len(view.items):
-            box.remove_widget(rows.pop())
+            row = rows.pop()
+            box.remove_widget(row)
+            if len(self._spare_rows) < SPARE_ROWS_MAX:
+                self._spare_rows.append(row)
         for row, item in zip(rows, view.items, strict=True):
             row.line = item.line
             row.item_state = item.state

@@ -82,9 +82,12 @@ def main() -> int:
     serials = itertools.count(1)
     plain_card_init = TicketCard.__init__
 
+    made = [0]  # cards built so far, ahead of time or for a ticket
+
     def numbered_card_init(card: Any, **kw: Any) -> None:
         plain_card_init(card, **kw)
         card.driver_serial = next(serials)
+        made[0] = card.driver_serial
 
     TicketCard.__init__ = numbered_card_init
     applied: list[tuple[int, float]] = []  # (applied index, wall time) as the node reports
@@ -378,6 +381,8 @@ def main() -> int:
             "draw_began": dict(draw_began),
             "gap_parts": dict(gap_parts),
             "built": len(rail._cards),
+            "cards_made": made[0],
+            "spare_cards": len(rail._pool),
             "window": [int(Window.width), int(Window.height)],
         }
 

@@ -49,6 +49,9 @@ def test_fire_bump_recall_across_screens(
         kds.ready()
     grill1, grill2, expo = screens["k1"], screens["k2"], screens["k3"]
 
+    # A quiet screen builds its spare cards ahead (kitchen/screens/rail.py, POOL_MAX).
+    ahead = expo.wait_for("spare cards built ahead", lambda s: s["spare_cards"] == 8, 20)
+
     terminal = cluster.client("n2")
     check = scenario.open_check(terminal, "12")
     scenario.order(terminal, check, scenario.TABLE_12)
@@ -64,6 +67,8 @@ def test_fire_bump_recall_across_screens(
     state = expo.wait_for("the expo ticket", lambda s: expo_ticket in s["order"])
     assert names_on(state, expo_ticket) == ["Ribeye 14oz", "Copper burger", "Fries", "House IPA"]
     assert state["order"] == [expo_ticket]
+    # Its card was one built ahead: none was built while the ticket waited for its frame.
+    assert state["cards_made"] == ahead["cards_made"], (state["cards_made"], ahead["cards_made"])
     fry = terminal.tickets(station="fry")["tickets"]
     assert [[i["name"] for i in t["items"]] for t in fry] == [["Fries"]]
 
