@@ -181,9 +181,11 @@ class ForwardReply:
     """The leader's answer to a ``ForwardRequest``.
 
     ``ok`` with ``outcome`` once the command is committed and applied at ``index``;
-    otherwise ``error`` = ``{"code": tag, "message": str, ...}``. A follower that
-    received the request answers ``code="not_leader"`` with ``leader`` as a hint
-    (None when it does not know one).
+    ``ok`` without ``outcome`` when it was just proposed afresh as entry ``index``
+    (``proposed``: the origin answers from its own apply of that entry); otherwise
+    ``error`` = ``{"code": tag, "message": str, ...}``. A follower that received the
+    request answers ``code="not_leader"`` with ``leader`` as a hint (None when it
+    does not know one).
     """
 
     req_id: str
@@ -208,6 +210,12 @@ class ForwardReply:
             _check_text(error.get("message"), "error.message", constants.MAX_TEXT_CHARS)
         if self.leader is not None:
             check_id(self.leader, "leader")
+
+    @classmethod
+    def proposed(cls, req_id: str, index: int) -> ForwardReply:
+        """Proposed afresh as entry ``index``: the origin answers from its own apply
+        of that entry, and no other reply follows unless the proposal fails."""
+        return cls(req_id=req_id, ok=True, index=index, outcome=None, error=None)
 
     @classmethod
     def not_leader(cls, req_id: str, leader: str | None) -> ForwardReply:

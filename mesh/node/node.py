@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import random
@@ -23,7 +24,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,22 @@ class LeadershipLost(Exception):
 class PeerSeen:
     status: schema.NodeStatus
     at: float  # monotonic seconds
+
+
+@dataclass(slots=True)
+class Forwarding:
+    """One submit through a follower, across the forwards it may take.
+
+    The leader says at which index it proposed the command for us; an outcome at one
+    of those indexes is this submit's own, any other is of the same id sent before
+    (a replay), and is answered marked as a duplicate.
+    """
+
+    applied: asyncio.Future[Outcome]  # this node's apply of the command id
+    proposed: set[int] = field(default_factory=set)
+
+    def label(self, outcome: Outcome) -> Outcome:
+        return dataclasses.replace(outcome, duplicate=outcome.index not in self.proposed)
 
 
 def outcome_reply(outcome: Outcome) -> dict[str, Any]:
@@ -130,8 +147,10 @@ class Node:
         self._waiters: dict[str, asyncio.Future[Outcome]] = {}  # command id -> its outcome
         self._forwards: dict[str, asyncio.Future[schema.ForwardReply]] = {}
         # Command id -> resolved when this node applies it: a forwarded command is
-        # answered from the node's own apply, which the leader's reply cannot beat.
+        # answered from the node's own apply (see ``_forward``).
         self._applied_watch: dict[str, asyncio.Future[Outcome]] = {}
+        # Command id -> the follower that forwarded it, told the entry's index on proposal.
+        self._proposed_for: dict[str, str] = {}
         self._apply_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._listeners: list[Listener] = []
         self._last_stamp = 0
@@ -671,6 +690,7 @@ class Node:
         if not self._queued:
             return
         queued, self._queued = self._queued, []
+        origins = [self._proposed_for.pop(cid, None) for cid, _ in queued]
         if r.role is not Role.LEADER:
             for cid, _ in queued:
                 self._fail_waiter(cid, LeadershipLost("not leader"))
@@ -681,10 +701,17 @@ class Node:
             self._last_stamp = max(self._last_stamp, self.agreed_now_ms())
             datas.append(encode_payload(self._last_stamp, command))
         try:
-            r.propose(datas)
+            indexes = r.propose(datas)
         except ProposalRefused as exc:
             for cid, _ in queued:
                 self._fail_waiter(cid, LeadershipLost(str(exc)))
+            return
+        assert self.transport is not None
+        for (cid, _), origin, index in zip(queued, origins, indexes, strict=True):
+            if origin is not None:
+                # Sent before the appends, on the same link: the origin knows its
+                # entry before it can apply it, and answers from that apply.
+                self.transport.send(origin, schema.ForwardReply.proposed(cid, index))
 
     def _fail_waiter(self, cid: str, exc: Exception) -> None:
         fut = self._waiters.pop(cid, None)
@@ -891,13 +918,13 @@ class Node:
         if watch is None:
             watch = self._applied_watch[cid] = asyncio.get_running_loop().create_future()
         try:
-            return await self._submit(command, budget, watch)
+            return await self._submit(command, budget, Forwarding(watch))
         finally:
             if self._applied_watch.get(cid) is watch:
                 del self._applied_watch[cid]
 
     async def _submit(
-        self, command: dict[str, Any], budget: float, watch: asyncio.Future[Outcome]
+        self, command: dict[str, Any], budget: float, fw: Forwarding
     ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
@@ -905,6 +932,10 @@ class Node:
         while (remaining := deadline - loop.time()) > 0:
             r = self.replica
             assert r is not None
+            seen = r.ledger.seen_outcome(str(command["id"]))
+            if seen is not None and attempted:
+                # Applied here, but not seen applied (it came inside a snapshot).
+                return outcome_reply(fw.label(Outcome.from_dict(json_copy(seen))))
             if r.role is Role.LEADER:
                 attempted = True
                 try:
@@ -922,7 +953,7 @@ class Node:
                 continue
             attempted = True
             reply = await self._forward(
-                leader, command, min(constants.FORWARD_RETRY_S, remaining), watch
+                leader, command, min(constants.FORWARD_RETRY_S, remaining), fw
             )
             if isinstance(reply, Outcome):
                 return outcome_reply(reply)
@@ -935,9 +966,7 @@ class Node:
                     continue
                 return error_reply(str(error.get("code")), str(error.get("message")))
             assert reply.outcome is not None
-            outcome = Outcome.from_dict(
-                reply.outcome, duplicate=bool(reply.outcome.get("duplicate"))
-            )
+            outcome = fw.label(Outcome.from_dict(reply.outcome))
             await self.wait_applied(reply.index, constants.APPLY_WAIT_S)
             return outcome_reply(outcome)
         if not attempted or not self.in_quorum():
@@ -955,19 +984,17 @@ class Node:
         )
 
     async def _forward(
-        self,
-        leader: str,
-        command: dict[str, Any],
-        wait: float,
-        applied: asyncio.Future[Outcome],
+        self, leader: str, command: dict[str, Any], wait: float, fw: Forwarding
     ) -> schema.ForwardReply | Outcome | None:
         """Send ``command`` to ``leader``; the outcome as this node applied it, or the
         leader's reply, or None when neither came within ``wait`` s or the leader changed.
 
         Applying is deterministic, so this node's outcome of the committed command is
         the leader's, and once it is here the command is applied here too: the client
-        is answered as soon as the commit news has arrived, without waiting for the
-        leader's reply (which leaves only after the leader's own apply).
+        is answered as soon as the commit news has arrived. The leader replies to a
+        command it proposes afresh with only the entry's index, before the entry
+        itself leaves; it answers in full a command it had applied (or proposed)
+        before, and with an error when it cannot propose.
         """
         assert self.transport is not None
         cid = str(command["id"])
@@ -978,18 +1005,26 @@ class Node:
         request = schema.ForwardRequest(req_id=cid, origin=self.node_id, command=command)
         self.transport.send(leader, request)
         news = asyncio.ensure_future(self._leader_news.wait())
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait
         try:
             # Our own apply, the reply, or news of another leader (then the caller
             # re-sends at once), or the retry timer: whichever comes first.
-            await asyncio.wait(
-                (applied, fut, news), timeout=wait, return_when=asyncio.FIRST_COMPLETED
-            )
-            if applied.done() and not applied.cancelled():
-                return applied.result()
-            return fut.result() if fut.done() and not fut.cancelled() else None
+            while (left := until - loop.time()) > 0:
+                waiting = (fw.applied, news) if fut.done() else (fw.applied, news, fut)
+                await asyncio.wait(waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if fw.applied.done() and not fw.applied.cancelled():
+                    return fw.label(fw.applied.result())
+                if news.done() or not fut.done() or fut.cancelled():
+                    return None
+                reply = fut.result()
+                if not (reply.ok and reply.outcome is None):
+                    return reply
+                fw.proposed.add(reply.index)  # proposed for us: our apply answers
+            return None
         finally:
             news.cancel()
-            if fut.done() or applied.done():
+            if fut.done() or fw.applied.done():
                 # A reply still on its way finds no one waiting and is ignored.
                 self._forwards.pop(cid, None)
 
@@ -1001,7 +1036,12 @@ class Node:
                 origin, schema.ForwardReply.not_leader(request.req_id, self.replica.leader)
             )
             return
+        cid = str(request.command["id"])
+        before = cid in self._waiters
         fut = self._propose_local(request.command)
+        fresh = not before and not fut.done()
+        if fresh:
+            self._proposed_for[cid] = origin  # told the index once proposed
 
         def answer(done: asyncio.Future[Outcome]) -> None:
             if done.cancelled():
@@ -1018,6 +1058,10 @@ class Node:
                 )
             else:
                 outcome = done.result()
+                if fresh:
+                    # The origin knows the entry's index and answers from its own
+                    # apply (``_forward``); a reply would only wake it once more.
+                    return
                 body = outcome.to_dict()
                 reply = schema.ForwardReply(
                     req_id=request.req_id, ok=True, index=outcome.index, outcome=body, error=None
