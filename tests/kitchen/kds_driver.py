@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 PROTO = os.fdopen(os.dup(1), "w", buffering=1)
+CPU_KINDS = ("label images", "layouts")  # spans whose UI-thread CPU is also summed
 os.dup2(2, 1)  # anything printed by a library must not corrupt the protocol
 
 
@@ -144,7 +145,8 @@ def main() -> int:
     # The sums are made when the bench asks (``settle``), not here: summing a few thousand
     # spans for every list, on the UI thread, cost it 2.5 ms a list on a quiet machine, and
     # the frame that showed the list waited for it (measured 2026-12-02).
-    spans: collections.deque[tuple[str, float, float]] = collections.deque(maxlen=100_000)
+    # (kind, start, end, the UI thread's CPU in it or -1 where not measured)
+    spans: collections.deque[tuple[str, float, float, float]] = collections.deque(maxlen=100_000)
     waits_to_sum: list[tuple[float, float]] = []  # (handed over, apply began), perf_counter
     gaps_to_sum: dict[str, tuple[float, float]] = {}  # ticket -> (applied, its frame began)
     plain_deliver = app.feed._deliver
@@ -164,7 +166,7 @@ def main() -> int:
             return
         ordered = sorted(spans, key=lambda span: span[1])
         starts = [span[1] for span in ordered]
-        longest = max((s1 - s0 for _, s0, s1 in ordered), default=0.0)
+        longest = max((s1 - s0 for _, s0, s1, _ in ordered), default=0.0)
 
         def overlaps(start: float, end: float, mark_after: bool = False) -> dict[str, float]:
             # Only spans that begin before ``end`` and may still run at ``start``.
@@ -180,14 +182,20 @@ def main() -> int:
         gaps_to_sum.clear()
 
     def overlap_parts(
-        among: list[tuple[str, float, float]], start: float, end: float, mark_after: bool
+        among: list[tuple[str, float, float, float]], start: float, end: float, mark_after: bool
     ) -> dict[str, float]:
         """How much of ``start``-``end`` fell in each kind of span (ms). Spans nest: label
-        images and layouts lie inside the clock's callbacks or its run before a frame."""
+        images and layouts lie inside the clock's callbacks or its run before a frame.
+        For label images and layouts also the UI thread's CPU in them (``... cpu``, the
+        share of each span that overlaps): the rest of their time it waited, most likely
+        for the interpreter lock."""
         parts: dict[str, float] = {"total": round((end - start) * 1000, 1)}
-        for kind, s0, s1 in among:
+        for kind, s0, s1, cpu in among:
             overlap = min(s1, end) - max(s0, start)
             if overlap > 0:
+                if kind in CPU_KINDS and cpu >= 0 and s1 > s0:
+                    share = cpu * overlap / (s1 - s0)
+                    parts[f"{kind} cpu"] = round(parts.get(f"{kind} cpu", 0.0) + share * 1000, 1)
                 if mark_after and s0 > start and kind in ("draw", "swap"):
                     kind = f"{kind} begun after"  # a frame that could have waited for it
                 parts[kind] = round(parts.get(kind, 0.0) + overlap * 1000, 1)
@@ -203,11 +211,11 @@ def main() -> int:
 
         @functools.wraps(fn)  # Kivy finds a bound method again by its name
         def run(*a: Any, **kw: Any) -> Any:
-            s0 = time.perf_counter()
+            s0, c0 = time.perf_counter(), time.thread_time()
             try:
                 return fn(*a, **kw)
             finally:
-                spans.append((kind, s0, time.perf_counter()))
+                spans.append((kind, s0, time.perf_counter(), time.thread_time() - c0))
 
         return run
 
@@ -276,9 +284,9 @@ def main() -> int:
 
     def timed_flip() -> None:
         started = time.perf_counter()
-        spans.append(("draw", perf["draw_at"], started))
+        spans.append(("draw", perf["draw_at"], started, -1.0))
         plain_flip()
-        spans.append(("swap", started, time.perf_counter()))
+        spans.append(("swap", started, time.perf_counter(), -1.0))
         ended = time.time()
         frames.append((ended, (time.perf_counter() - started) * 1000))
         del frames[:-20000]
