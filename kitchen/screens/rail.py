@@ -8,10 +8,11 @@ never stalls a frame. Tickets further away have no card: a card is some 7,000
 Python objects (Kivy's properties and bindings), and 60 of them made every full
 garbage collection of the process walk half a million objects, about half a
 second with the UI thread stopped. Cards that leave go to a small pool and are
-re-filled for the next ones. The pool is filled ahead too, a card at a time, once the
-rail knows a column's size: a new ticket then takes a card that is built and laid out,
-with item rows ready, and only its texts change before its first frame (building one
-there cost 10-40 ms of UI thread in a rush, measured, with the ticket waiting for it).
+re-filled for the next ones. The pool is filled ahead too (to ``SPARE_CARDS``), a card at
+a time, once the rail knows a column's size: a new ticket then takes a card that is built
+and laid out, with item rows ready, and only its texts change before its first frame
+(building one there cost 10-40 ms of UI thread in a rush, measured, with the ticket
+waiting for it).
 
 Cards draw no background: the window is cleared to their grey, and the rail
 paints only the dark gaps between the columns (and right of the last one), so a
@@ -38,6 +39,11 @@ BACKGROUND = (0.04, 0.04, 0.05, 1)  # between the columns, as behind every other
 BUILD_PER_FRAME = 4  # off-page cards made per frame: a few ms each on a slow tablet
 KEEP_PAGES = 1  # pages either side of the one on show whose cards are kept built
 POOL_MAX = 8  # spare cards: as many as a few bumps in a row free and new tickets take
+# Cards built ahead while the pool holds fewer than this. Below POOL_MAX, so that in a rush,
+# where bumps hand cards back about as fast as new tickets take them, cards are seldom built
+# ahead only for a bumped ticket's card to find the pool full and be dropped (measured:
+# with the target at POOL_MAX, 22 cards were built ahead in 15 s of rush).
+SPARE_CARDS = 4
 SPARE_ROWS = 4  # item rows a card built ahead has ready: most tickets have no more
 # A card is built ahead this long after the pool ran short, so that the frame of the ticket
 # that took one (or a bump's) does not wait for it.
@@ -162,13 +168,13 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
 
     def _build_spare(self, _dt: float) -> None:
         """One card for the pool, at a column's size, then a while later another."""
-        if len(self._pool) >= POOL_MAX or self._card_size[0] <= 1:
+        if len(self._pool) >= SPARE_CARDS or self._card_size[0] <= 1:
             return
         card = TicketCard()
         card.size = self._card_size
         card.make_rows(SPARE_ROWS)
         self._pool.insert(0, card)  # under the cards bumped tickets left: those go first
-        if len(self._pool) < POOL_MAX:
+        if len(self._pool) < SPARE_CARDS:
             self._spare_event()
 
     def _kept(self) -> list[str]:
@@ -218,7 +224,7 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
             self._release(tid)
         if any(tid not in self._cards for tid in kept):
             self._build_event()
-        elif len(self._pool) < POOL_MAX:
+        elif len(self._pool) < SPARE_CARDS:
             self._spare_event()
 
     def _reclip(self) -> None:

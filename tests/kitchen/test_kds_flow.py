@@ -49,8 +49,8 @@ def test_fire_bump_recall_across_screens(
         kds.ready()
     grill1, grill2, expo = screens["k1"], screens["k2"], screens["k3"]
 
-    # A quiet screen builds its spare cards ahead (kitchen/screens/rail.py, POOL_MAX).
-    ahead = expo.wait_for("spare cards built ahead", lambda s: s["spare_cards"] == 8, 20)
+    # A quiet screen builds its spare cards ahead (kitchen/screens/rail.py, SPARE_CARDS).
+    ahead = expo.wait_for("spare cards built ahead", lambda s: s["spare_cards"] == 4, 20)
 
     terminal = cluster.client("n2")
     check = scenario.open_check(terminal, "12")
