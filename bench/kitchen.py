@@ -276,6 +276,8 @@ def run_rush(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         "bumps": cook.bumped,
         "errors": sum(s.errors for s in servers),
         "never_drawn": sum(1 for tid, _, _ in fired if tid not in seen),
+        # Ticket cards the KDS built from its start to the rush's end (ahead or for a ticket).
+        "kds_cards_made": state.get("cards_made"),
         "fire_to_screen": summary(latencies),
         # Every fire's, so that runs of the same code can be pooled: a run's p99 is one of
         # its few slowest fires, and the spread between runs is large.
