@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mesh.client.api import EmbeddedNode
+from mesh.client.api import EmbeddedNode, LocalClient
 from mesh.net import schema
 from mesh.node.node import Node
 from mesh.node.replica import Applied
@@ -22,6 +23,23 @@ from tests.support.cluster import Cluster
 from tests.support.procs import ProcessReaper
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def open_check(client: LocalClient) -> dict[str, Any]:
+    return client.submit(
+        {"type": "open_check", "id": uuid.uuid4().hex, "by": "s-ana",
+         "table": "9", "guests": 2, "server": "s-ana"},
+        timeout=4.0,
+    )  # fmt: skip
+
+
+def follow(client: LocalClient, leader: str) -> None:
+    """Wait until the embedded node follows ``leader`` (bounded)."""
+    deadline = time.monotonic() + 30
+    while (status := client.status(with_hash=False))["leader"] != leader:
+        assert time.monotonic() < deadline, f"never followed {leader}: {status}"
+        time.sleep(0.05)
+    assert status["role"] == "follower", status
 
 
 def test_a_follower_answers_forwarded_commands_without_the_leaders_reply(
@@ -44,17 +62,9 @@ def test_a_follower_answers_forwarded_commands_without_the_leaders_reply(
     node = EmbeddedNode(site.data(here))
     client = node.start()
     try:
-        deadline = time.monotonic() + 30
-        while (status := client.status(with_hash=False))["leader"] != leader:
-            assert time.monotonic() < deadline, f"{here} never followed {leader}: {status}"
-            time.sleep(0.05)
-        assert status["role"] == "follower"
+        follow(client, leader)
 
-        opened = client.submit(
-            {"type": "open_check", "id": uuid.uuid4().hex, "by": "s-ana",
-             "table": "9", "guests": 2, "server": "s-ana"},
-            timeout=4.0,
-        )  # fmt: skip
+        opened = open_check(client)
         assert opened["ok"] and not opened.get("duplicate"), opened
         check = opened["outcome"]["check"]
 
@@ -94,15 +104,8 @@ def test_a_follower_that_never_sees_its_command_applied_still_answers(
     node = EmbeddedNode(site.data(here))
     client = node.start()
     try:
-        deadline = time.monotonic() + 30
-        while (status := client.status(with_hash=False))["leader"] != leader:
-            assert time.monotonic() < deadline, f"{here} never followed {leader}: {status}"
-            time.sleep(0.05)
-        opened = client.submit(
-            {"type": "open_check", "id": uuid.uuid4().hex, "by": "s-ana",
-             "table": "9", "guests": 2, "server": "s-ana"},
-            timeout=4.0,
-        )  # fmt: skip
+        follow(client, leader)
+        opened = open_check(client)
         assert opened["ok"], opened
         assert not opened.get("duplicate"), opened
         assert site.client(leader).checks(check=opened["outcome"]["check"])["ok"]
