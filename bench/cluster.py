@@ -4,6 +4,7 @@ Prints, in one run on this machine:
 - the physical floor: fsync latency of a small write, and a loopback round trip;
 - 1 client committing sequentially (3 nodes), through the leader and through a follower;
 - 64 concurrent clients (3 and 5 nodes): commands/s and latency p50/p99;
+- the CPU an idle 5-node site spends a second (ticks, heartbeats, gossip);
 - dinner rush on 5 nodes: 20 terminals at 1 command/s each, and 10x (200 terminals),
   each serving tables with an evening's command mix (open, order with modifiers,
   fire, dessert, fire, pay, close): commands/s and latency p50/p99;
@@ -12,8 +13,8 @@ Prints, in one run on this machine:
 - each node's RSS before and after 5,000 (full: 100,000) more commands on 5 nodes.
 
 Each client is a thread with a kept-open control-socket connection to one node;
-each command is an ``add_items`` of ~100 bytes on the client's own check (a new
-check, untimed, every 20 lines: a table's worth).
+each command is an ``add_items`` of ~100 bytes on the client's own check, or every
+20 lines (a table's worth) the ``open_check`` of a new one: one command, one sample.
 
 Run: ``python bench/cluster.py`` (``--quick`` for a short smoke run). Writes
 ``bench/results/cluster.json``. ``--only PART`` (repeatable) runs some parts only
@@ -199,6 +200,21 @@ class Client:
         self.check = reply["outcome"]["check"]
         self.lines = 0
 
+    def step(self) -> tuple[float, bool]:
+        """Time one command: a new table's ``open_check`` once the check is full, else an add.
+
+        Each call sends exactly one command, so a client on a beat of one a second sends
+        one command a second and every sample is one command's latency.
+        """
+        if self.lines < self.LINES_PER_CHECK:
+            return self.add()
+        start = time.perf_counter()
+        try:
+            self.open_check()
+        except (ControlError, AssertionError):
+            return time.perf_counter() - start, False
+        return time.perf_counter() - start, True
+
     def add(self) -> tuple[float, bool]:
         """Time one ``add_items`` (the untimed ``open_check`` of a new table aside)."""
         if self.lines >= self.LINES_PER_CHECK:
@@ -284,7 +300,7 @@ def sequential(site: Site, via: str, count: int) -> list[float]:
         c.add()  # warm up
     lat = []
     for _ in range(count):
-        dt, ok = c.add()
+        dt, ok = c.step()
         if ok:
             lat.append(dt)
     c.conn.close()
@@ -314,7 +330,7 @@ def concurrent(
             if rate:
                 time.sleep(max(0.0, next_at - time.perf_counter()))
                 next_at += 1 / rate
-            dt, ok = c.step() if isinstance(c, TableClient) else c.add()
+            dt, ok = c.step()
             if ok:
                 lat[i].append(dt)
             else:
@@ -334,6 +350,35 @@ def concurrent(
     return {"clients": clients, "commands_per_s": round(len(every) / elapsed, 1),
             "errors": errors[0], **ms(every),
             "samples_ms": [round(x * 1000, 3) for x in every[::step]]}  # fmt: skip
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (Linux /proc), 0 for a gone one."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def idle_cpu(site: Site, seconds: float) -> dict[str, Any]:
+    """CPU an idle site's nodes spend a second: ticks, heartbeats, status gossip.
+
+    Every command of a dinner rush competes with it for the same cores, so it is
+    measured on its own, with no client connected, after the site has settled.
+    """
+    time.sleep(3.0)  # the election and the first gossip rounds are over
+    pids = [p.pid for p in site.procs.values()]
+    before, started = cpu_seconds(pids), time.perf_counter()
+    time.sleep(seconds)
+    spent = cpu_seconds(pids) - before
+    per_s = spent * 1e3 / (time.perf_counter() - started)
+    return {"seconds": seconds, "cpu_ms_per_s": round(per_s, 1),
+            "cpu_ms_per_s_per_node": round(per_s / len(pids), 1)}  # fmt: skip
 
 
 def rss_mb(pid: int) -> float:
@@ -428,7 +473,7 @@ def failover(site: Site, trials: int) -> list[dict[str, Any]]:
     return out
 
 
-PARTS = ("1client", "64clients", "dinner", "dinner10x", "memory", "failover")
+PARTS = ("1client", "64clients", "idle", "dinner", "dinner10x", "memory", "failover")
 
 
 def main() -> int:
@@ -483,6 +528,11 @@ def main() -> int:
                     f"{nodes} nodes, 64 clients flat out: {r['commands_per_s']} commands/s, "
                     f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, errors {r['errors']}"
                 )
+            if nodes == 5 and "idle" in parts:
+                idle = idle_cpu(site, 10 if q else 30)
+                results["5n_idle"] = idle
+                print(f"5 nodes, idle: {idle['cpu_ms_per_s']} ms of CPU a second in all, "
+                      f"{idle['cpu_ms_per_s_per_node']} per node")  # fmt: skip
             if nodes == 5:
                 for key, clients, label in (
                     ("5n_dinner_rush", 20, "dinner rush (20 terminals x 1 command/s)"),

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("pysyncobj")
 pytest.importorskip("matplotlib")
 
-from bench import peers, plots
+from bench import cluster, peers, plots
 
 
 def test_harness_counts_acknowledged_commits_of_a_peer() -> None:
@@ -43,6 +43,29 @@ def test_paced_clients_send_on_their_beat_not_flat_out() -> None:
     assert result["errors"] == 0
     assert result["per_client_hz"] == 5.0
     assert 4 <= result["commits"] <= 4 * 7
+
+
+def test_a_mesh_client_step_is_one_command_even_when_it_opens_the_next_check() -> None:
+    # Every sample of the dinner rush is one command: the step that starts a new
+    # table's check sends its open_check alone, and the next step adds to it.
+    site = cluster.Site(3)
+    try:
+        leader = site.leader()
+        client = cluster.Client(site, leader)
+        try:
+            client.LINES_PER_CHECK = 2
+            first_check = client.check
+            before = site.status(leader)["applied_index"]
+            for n in range(1, 6):  # add, add, open_check, add, add
+                _, ok = client.step()
+                assert ok
+                assert site.status(leader)["applied_index"] == before + n
+            assert client.check != first_check
+            assert client.lines == 2
+        finally:
+            client.conn.close()
+    finally:
+        site.close()
 
 
 def test_a_peer_socket_not_yet_listening_is_refused_without_leaking(tmp_path: Path) -> None:
