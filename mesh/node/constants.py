@@ -14,6 +14,9 @@ ELECTION_TICKS = 8  # ticks; the election timeout is randomised in [8, 16) ticks
 # 50 to 100 ms cut an idle 5-node site's CPU by 12-27 %, CPU its commits compete
 # with on a small machine (docs/benchmarks.md, night of 2026-12-02).
 HEARTBEAT_TICKS = 2  # ticks between leader heartbeats (100 ms)
+# A tick wakes the node's pumper only when it made work (a heartbeat, a campaign), and
+# otherwise once in this many ticks (0.5 s): an idle follower's tick is only counting.
+IDLE_PUMP_TICKS = 10  # ticks
 MAX_INFLIGHT = 256  # append messages in flight per follower (pipelining)
 MAX_MSG_BYTES = 1 << 20  # bytes of entries per append message
 

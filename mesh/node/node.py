@@ -231,7 +231,7 @@ class Node:
             task = loop.create_task(coro)
             task.add_done_callback(self._on_task_done)
             self._tasks.append(task)
-        self.watchdog.start()
+        self.watchdog.start(own_beat=False)  # the ticker beats it (see _ticker)
         log.info(
             "node started",
             extra={"node": c.node, "site": c.site, "bind": c.bind, "peers": sorted(c.peers)},
@@ -519,13 +519,22 @@ class Node:
         period = constants.TICK_MS / 1000
         loop = asyncio.get_running_loop()
         next_at = loop.time()
+        idle_ticks = 0
         while True:
             next_at += period
             await asyncio.sleep(max(0.0, next_at - loop.time()))
             if loop.time() - next_at > 10 * period:
                 next_at = loop.time()  # the process was paused: do not burst ticks
+            self.watchdog.beat()  # TICK_MS <= the watchdog's BEAT_S: no timer of its own
             self.replica.tick()
-            self._schedule_pump()
+            # Most ticks of a follower only count towards an election timeout: the pumper
+            # is woken when the tick made something to do (a heartbeat, a campaign), not
+            # twenty times a second for nothing. It also wakes for every message received,
+            # and every constants.IDLE_PUMP_TICKS ticks whatever happened (its timed retries).
+            idle_ticks += 1
+            if self.replica.has_ready() or self._queued or idle_ticks >= constants.IDLE_PUMP_TICKS:
+                idle_ticks = 0
+                self._schedule_pump()
 
     async def _receiver(self) -> None:
         assert self.transport is not None

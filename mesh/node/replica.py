@@ -195,6 +195,10 @@ class Replica:
     #   write(plan)                      (worker thread; may raise: then retry it)
     #   applied = finish(rd, plan); send late_messages(rd)
 
+    def has_ready(self) -> bool:
+        """True if ``next_ready`` would give a Ready (one held back by a failed write too)."""
+        return self._held is not None or self.raw.has_ready()
+
     def next_ready(self) -> Ready | None:
         if self._held is not None:
             return self._held[0]

@@ -6,6 +6,12 @@ stall leaves no trace in the Raft state, so a thread outside the loop watches a
 timestamp the loop refreshes every ``BEAT_S``; when it grows older than
 ``warn_after_s`` it logs one warning per stall with the loop thread's stack (the
 code holding it up) and, when the loop runs again, how long the stall lasted.
+
+Watching costs wake-ups, and on a small shared CPU every wake-up of a process delays
+the others' (docs/benchmarks.md). So a loop that already runs a periodic task (the
+node's Raft ticker) beats the watchdog from it (``start(own_beat=False)`` and
+``beat()``) instead of a timer of its own, and the thread looks a third as often as
+the warning's threshold, not at every beat.
 """
 
 from __future__ import annotations
@@ -35,11 +41,22 @@ class LoopWatchdog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        """Start watching the running loop (call from inside it)."""
+    @property
+    def look_s(self) -> float:
+        """s between two looks of the thread: a stall is seen within a third of the threshold."""
+        return max(BEAT_S, self.warn_after_s / 3)
+
+    def start(self, *, own_beat: bool = True) -> None:
+        """Start watching the running loop (call from inside it).
+
+        ``own_beat=False``: the caller's periodic task calls ``beat()`` at least every
+        ``BEAT_S``, and the watchdog sets no timer on the loop.
+        """
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._tick()
+        self.beat()
+        if own_beat:
+            self._tick()
         self._thread = threading.Thread(target=self._watch, name="mesh.loop-watchdog", daemon=True)
         self._thread.start()
 
@@ -48,16 +65,20 @@ class LoopWatchdog:
         if self._handle is not None:
             self._handle.cancel()
         if self._thread is not None:
-            self._thread.join(2 * BEAT_S + 1)
+            self._thread.join(2 * self.look_s + 1)
+
+    def beat(self) -> None:
+        """The loop is running (call from the loop)."""
+        self._beat = time.monotonic()
 
     def _tick(self) -> None:
-        self._beat = time.monotonic()
+        self.beat()
         assert self._loop is not None
         self._handle = self._loop.call_later(BEAT_S, self._tick)
 
     def _watch(self) -> None:
         reported_beat = None  # the beat a warning was logged for (one per stall)
-        while not self._stop.wait(BEAT_S):
+        while not self._stop.wait(self.look_s):
             beat = self._beat
             held = time.monotonic() - beat
             if held > self.warn_after_s and beat != reported_beat:
