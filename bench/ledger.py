@@ -7,7 +7,8 @@ Prints commands applied per second (the whole mix, every command validated), and
 for the day's final state: snapshot bytes, snapshot/hash/restore times, and the
 time to save it through SQLAlchemy into a SQLite file. Last, the full garbage
 collections while the day is applied again: with the collector's default, and with
-the heap collected and frozen every 1,000 entries as a node does (mesh/node/heap.py).
+the heap collected and frozen every 1,000 entries as a node does (mesh/node/heap.py),
+with the whole pause of each collect-and-freeze.
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ def full_collection_pauses(log: list[dict[str, Any]], freeze_every: int | None) 
     standalone node does (mesh/node/heap.py); None: the collector's default.
     """
     gc.collect()
-    keeper = heap.HeapKeeper(freeze_every) if freeze_every else None
+    keeper = PauseTimingKeeper(freeze_every) if freeze_every else None
     if keeper is not None:
         keeper.freeze_now()  # as a node does at start, before it serves: not counted
     watch = heap.FullCollections()
@@ -209,10 +210,34 @@ def full_collection_pauses(log: list[dict[str, Any]], freeze_every: int | None) 
     finally:
         gc.callbacks.remove(watch)
         gc.unfreeze()
-    return (
+    text = (
         f"{watch.count} full collections, longest {watch.longest_s * 1000:.0f} ms, "
         f"total {watch.total_s * 1000:.0f} ms"
     )
+    if keeper is not None and keeper.pauses:
+        p = sorted(keeper.pauses)
+        text += (
+            f"; {len(p)} collect-and-freeze pauses, p50 {p[len(p) // 2] * 1000:.1f} ms, "
+            f"longest {p[-1] * 1000:.1f} ms, total {sum(p) * 1000:.0f} ms"
+        )
+    return text
+
+
+class PauseTimingKeeper(heap.HeapKeeper):
+    """A node's heap keeper, with the whole pause of each collect-and-freeze timed (the
+    collection, counting what is frozen, the freeze, its log line): what the node's loop
+    waits for every 1,000 entries, of which the collector's own callbacks see only the
+    collection."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__(every)
+        self.pauses: list[float] = []
+
+    def applied(self, entries: int) -> None:
+        freezes, started = self.freezes, time.perf_counter()
+        super().applied(entries)
+        if self.freezes > freezes:
+            self.pauses.append(time.perf_counter() - started)
 
 
 if __name__ == "__main__":

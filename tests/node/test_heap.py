@@ -70,6 +70,27 @@ def test_status_counts_frozen_objects_at_the_freeze_not_when_asked(unfrozen: Non
     assert heap.status(None)["frozen_objects"] == 0
 
 
+def test_a_freeze_counts_what_it_freezes_without_walking_what_is_frozen(
+    unfrozen: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keeper = heap.HeapKeeper(every=1000)
+    keeper.freeze_now()
+    first = keeper.frozen_objects
+    assert abs(first - gc.get_freeze_count()) <= 10 and first > 10_000
+
+    def walk() -> int:
+        raise AssertionError("gc.get_freeze_count walks every frozen object")
+
+    monkeypatch.setattr(gc, "get_freeze_count", walk)
+    keep = [[i] for i in range(1000)]
+    keeper.applied(1000)
+    assert keeper.freezes == 2
+    # The second freeze adds what was new since the first: the 1,000 lists and theirs.
+    assert first + len(keep) < keeper.frozen_objects < first + 10 * len(keep)
+    monkeypatch.undo()
+    assert abs(keeper.frozen_objects - gc.get_freeze_count()) <= 10  # a few freed since
+
+
 def test_garbage_is_collected_before_a_freeze(unfrozen: None) -> None:
     class Cycle:
         pass
