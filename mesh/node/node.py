@@ -704,11 +704,10 @@ class Node:
             for cid, _ in queued:
                 self._fail_waiter(cid, LeadershipLost("not leader"))
             return
-        datas = []
-        for _, command in queued:
-            # Stamps never go backwards, even when this device's clock jumps back.
-            self._last_stamp = max(self._last_stamp, self.agreed_now_ms())
-            datas.append(encode_payload(self._last_stamp, command))
+        # One stamp for the batch (the mesh's time is read once: it asks every voter's
+        # clock), never going backwards, even when this device's clock jumps back.
+        self._last_stamp = max(self._last_stamp, self.agreed_now_ms())
+        datas = [encode_payload(self._last_stamp, command) for _, command in queued]
         try:
             indexes = r.propose(datas)
         except ProposalRefused as exc:
@@ -1112,7 +1111,7 @@ class Node:
         # get. Each node's gossip says whom it heard; hearing a peer and being in
         # its list means the link works in both directions.
         if r.role is Role.LEADER:
-            voters = r.status().conf.voters
+            voters = r.voters
             heard = sum(1 for v in voters if v == self.node_id or self._mutual(v))
             return heard >= len(voters) // 2 + 1
         leader = r.leader
@@ -1330,7 +1329,7 @@ class Node:
             return own
         clocks = [own]
         mono = time.monotonic()
-        for peer in r.status().conf.voters:
+        for peer in r.voters:
             seen = self._peer_status.get(peer)
             if peer == self.node_id or seen is None or mono - seen.at > constants.CLOCK_FRESH_S:
                 continue

@@ -359,6 +359,11 @@ class Replica:
         return (self.roster_epoch, self.roster.changes)
 
     @property
+    def voters(self) -> frozenset[str]:
+        """The voters in force: what ``status()`` says, without building all of it."""
+        return self.raw.raft.conf.voters
+
+    @property
     def role(self) -> Role:
         return self.raw.raft.role
 
