@@ -85,7 +85,8 @@ def test_a_freeze_counts_what_it_freezes_without_walking_what_is_frozen(
     keep = [[i] for i in range(1000)]
     keeper.applied(1000)
     assert keeper.freezes == 2
-    # The second freeze adds what was new since the first: the 1,000 lists and theirs.
+    # The second freeze adds what was new since the first: the 1,000 small lists, the
+    # list that holds them and the few objects the test itself made.
     assert first + len(keep) < keeper.frozen_objects < first + 10 * len(keep)
     monkeypatch.undo()
     assert abs(keeper.frozen_objects - gc.get_freeze_count()) <= 10  # a few freed since
