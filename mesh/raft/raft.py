@@ -58,7 +58,10 @@ COMMIT_ONLY = b"commit"
 """``Message.context`` of an APPEND with no entries to a follower in REPLICATE: only
 news of the commit index. Accepted, it is not answered (it cannot move the follower's
 match, and heartbeats keep the leader's view of it fresh); that spares the leader one
-message per follower per commit. A rejection is answered as always.
+message per follower per commit. A rejection is answered as always, and so is the
+empty append a heartbeat's answer triggers when the leader still sees the follower
+behind: its answers may have been lost, and that append is how the leader learns the
+match again.
 """
 
 LOST_STATE = b"lost"
@@ -593,7 +596,9 @@ class Raft:
                 # lost. Free one slot so the next append can reveal the gap.
                 pr.inflights.free_first_one()
             if pr.match < self.log.last_index():
-                self._send_append(m.frm)
+                # Behind, as far as we know: maybe its answers were lost, and with nothing
+                # new to send no other append would ask again. This one must be answered.
+                self._send_append(m.frm, want_answer=True)
         # Votes at our term were answered in step(); other types are stale here.
 
     def _handle_append_resp(self, m: Message, pr: Progress) -> None:
@@ -638,7 +643,9 @@ class Raft:
     def _send(self, m: Message) -> None:
         self.msgs.append(m)
 
-    def _send_append(self, to: NodeId, *, send_if_empty: bool = True) -> bool:
+    def _send_append(
+        self, to: NodeId, *, send_if_empty: bool = True, want_answer: bool = False
+    ) -> bool:
         pr = self.progress[to]
         if to == self.id or pr.is_paused():
             return False
@@ -671,8 +678,12 @@ class Raft:
                 log_term=prev_term,
                 entries=tuple(entries),
                 commit=self.log.committed,
-                # A probe's answer moves the follower to REPLICATE: always wanted.
-                context=COMMIT_ONLY if not entries and pr.state is ProgressState.REPLICATE else b"",
+                # Only news goes unanswered. A probe's answer moves the follower to
+                # REPLICATE; ``want_answer`` asks a follower whose answers seem lost for
+                # its match again.
+                context=COMMIT_ONLY
+                if not entries and pr.state is ProgressState.REPLICATE and not want_answer
+                else b"",
             )
         )
         pr.sent_entries(entries[-1].index if entries else None)

@@ -436,10 +436,11 @@ def test_the_policy_in_the_hostile_simulator_stays_safe_and_restores_the_voters(
     nodes: int,
 ) -> None:
     kinds: collections.Counter[str] = collections.Counter()
-    for seed in range(30):
+    for seed in range(60):
         sim = _run_policy_seed(seed, nodes, 400)
         kinds.update(c.split()[0] for c in sim.changes)
     # The histories must exercise the policy: dead voters removed, learners promoted.
+    # (60 seeds: with 30, a change to the core's messages left 4 of each at 4 nodes.)
     assert kinds["REMOVE"] >= 5 and kinds["PROMOTE"] >= 5, kinds
 
 

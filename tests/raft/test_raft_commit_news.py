@@ -76,3 +76,22 @@ def test_an_append_that_probes_is_never_marked_as_news() -> None:
     assert probe.context != COMMIT_ONLY
     c.settle()
     assert answers_from(c, "c"), "a probe went unanswered"
+
+
+def test_lost_answers_are_asked_again_when_nothing_new_is_proposed() -> None:
+    """Every answer to an entry lost, and nothing proposed after it: the leader's
+    heartbeats find those followers behind and send them an append they must answer
+    (a leader that cannot propose, such as one whose own removal is that entry, would
+    otherwise wait for the commit for ever; found by the simulator, seed 5220)."""
+    c = Cluster(P3)
+    c.elect("a")
+    index = c.nodes["a"].propose(b"X")
+    c.settle(drop=lambda m: m.type is MessageType.APPEND_RESP)
+    leader = c.nodes["a"].raft
+    assert c.storages["b"].last_index() >= index and c.storages["c"].last_index() >= index
+    assert leader.log.committed < index  # the answers were lost
+    for _ in range(4 * leader.cfg.heartbeat_tick):
+        c.tick()
+        c.settle()
+    assert leader.log.committed >= index
+    assert c.applied_data("b")[-1] == c.applied_data("c")[-1] == b"X"
