@@ -14,6 +14,7 @@ mistyped symbol and most swaps of two neighbours.
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -64,7 +65,14 @@ def make_temp_id(device_prefix: str, counter: int) -> str:
 
 def is_valid_temp_id(s: str) -> bool:
     """True if ``s`` is a canonical temporary ID (as ``make_temp_id`` writes it)."""
-    if not isinstance(s, str) or s.count("-") != 1:
+    return isinstance(s, str) and _is_valid_str(s)
+
+
+# Every command on a check checks its ID again (twenty times for a table's order), on
+# every node: the answer for a recent ID is remembered.
+@functools.lru_cache(maxsize=4096)
+def _is_valid_str(s: str) -> bool:
+    if s.count("-") != 1:
         return False
     prefix, rest = s.split("-")
     if not is_valid_prefix(prefix) or not 2 <= len(rest) <= 9:

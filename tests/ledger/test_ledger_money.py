@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,8 @@ from mesh.ledger.money import (
     exclusive_tax,
     format_money,
     inclusive_tax,
+    line_amount,
+    line_tax,
 )
 from tests.ledger.ledger_harness import Till
 
@@ -90,3 +94,52 @@ def test_tax_is_per_line_so_a_split_adds_up() -> None:
     till.ok("split_check", check=check, parts=[{"new_check": other, "seats": [2, 3]}])
     after = sum(check_totals(till.state.checks[c]).total for c in (check, other))
     assert after == before == 3 * (350 + 31)
+
+
+def _totals_by_the_line_rules(check: dict[str, Any]) -> tuple[int, ...]:
+    """The totals from ``line_tax`` and friends, one call per line (what check_totals
+    writes out inline for speed)."""
+    items = voids = comps = added = inside = 0
+    for line in check["lines"]:
+        amount = line_amount(line)
+        items += amount
+        if line["status"] == "voided":
+            voids += amount
+        elif line["comp"] is not None:
+            comps += amount
+        a, i = line_tax(line)
+        added, inside = added + a, inside + i
+    subtotal = items - voids - comps
+    return items, voids, comps, subtotal, added + inside, added, subtotal + added
+
+
+_lines = st.lists(
+    st.fixed_dictionaries(
+        {
+            "unit_price": st.integers(-5000, 10**6),
+            "qty": st.integers(1, 50),
+            "status": st.sampled_from(["new", "fired", "voided"]),
+            "comp": st.one_of(st.none(), st.just({"reason": "birthday"})),
+            "tax": st.one_of(st.none(), st.just("food")),
+            # the edges of the rules: no tax, a negative rate, a rate of -100 %
+            "tax_rate_bp": st.sampled_from([0, -1, -10_000]) | st.integers(-10_500, 5000),
+            "tax_inclusive": st.booleans(),
+        }
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=400)
+@given(_lines)
+def test_check_totals_follow_the_line_rules(lines: list[dict[str, Any]]) -> None:
+    check: Any = {"lines": lines, "payments": [{"amount": 500, "tip": 50}]}
+    try:
+        expected = _totals_by_the_line_rules(check)
+    except ValueError:
+        with pytest.raises(ValueError):
+            check_totals(check)
+        return
+    t = check_totals(check)
+    assert (t.items, t.voids, t.comps, t.subtotal, t.tax, t.tax_added, t.total) == expected
+    assert (t.paid, t.tips, t.balance) == (500, 50, t.total - 500)
