@@ -158,7 +158,9 @@ class Node:
         self._peer_status: dict[str, PeerSeen] = {}
         self._was_leader = False
         self._known_leader: str | None = None  # the leader as of the last _check_role
-        self._leader_news = asyncio.Event()  # set (and replaced) when that changes
+        # Done (and replaced) when that changes; a future rather than an Event, so a
+        # forward waits on it without a task of its own.
+        self._leader_news: asyncio.Future[None] | None = None
         self._roster_mark = (
             -1,
             -1,
@@ -776,8 +778,9 @@ class Node:
             # Wake every forward waiting on the old leader: it is re-sent (same id) as
             # soon as a new one is known, not after its retry timer.
             self._known_leader = known
-            self._leader_news.set()
-            self._leader_news = asyncio.Event()
+            if self._leader_news is not None and not self._leader_news.done():
+                self._leader_news.set_result(None)
+            self._leader_news = None  # the next forward makes a new one
 
     def _on_elected(self) -> None:
         assert self.replica is not None
@@ -1012,7 +1015,9 @@ class Node:
             self._forwards[cid] = fut
         request = schema.ForwardRequest(req_id=cid, origin=self.node_id, command=command)
         self.transport.send(leader, request)
-        news = asyncio.ensure_future(self._leader_news.wait())
+        if self._leader_news is None:
+            self._leader_news = asyncio.get_running_loop().create_future()
+        news = self._leader_news
         loop = asyncio.get_running_loop()
         until = loop.time() + wait
         try:
@@ -1031,7 +1036,6 @@ class Node:
                 fw.proposed.add(reply.index)  # proposed for us: our apply answers
             return None
         finally:
-            news.cancel()
             if fut.done() or fw.applied.done():
                 # A reply still on its way finds no one waiting and is ignored.
                 self._forwards.pop(cid, None)
