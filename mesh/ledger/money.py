@@ -88,8 +88,8 @@ class Totals:
 
 def check_totals(check: CheckRec) -> Totals:
     # Every add, void and payment recomputes its check's totals, on every node, so the
-    # per-line rules above are written out here rather than called (the same sums, and
-    # the same refusal of a negative amount: a third of the time, bench/ledger.py).
+    # per-line rules above are written out here rather than called: the same sums and
+    # the same refusal of a negative amount (tests/ledger/test_ledger_money.py).
     items = voids = comps = tax_added = tax_inside = 0
     for line in check["lines"]:
         amount = line["unit_price"] * line["qty"]

@@ -53,7 +53,7 @@ def json_copy(value: Any) -> Any:
     """A deep copy made of JSON types only (tuples become lists, as after a restore).
 
     Every applied command's outcome is copied, on every node: a walk of plain dicts,
-    lists and scalars costs a fifth of a JSON round trip (bench/ledger.py). Anything
+    lists and scalars costs a fifth of a JSON round trip (docs/benchmarks.md). Anything
     else (a key that is not a string, a subclass, a cycle) takes the round trip, which
     gives JSON's answer or its error.
     """
