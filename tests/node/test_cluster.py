@@ -170,7 +170,13 @@ def test_a_follower_killed_and_restarted_catches_up_from_a_snapshot(
     cluster.kill(victim)
     for i in range(150):  # three snapshots' worth while it is down
         assert cluster.client(leader).submit(add_soda(check, f"s{i}"))["ok"]
-    assert cluster.status(leader)["snapshot_index"] > 100
+    # A snapshot is encoded in the background and stored once done: the last one
+    # may still be on its way when the last command is acknowledged.
+    wait_for(
+        "the leader's log compacted past 100",
+        lambda: cluster.status(leader)["snapshot_index"] > 100,
+        30,
+    )
     cluster.start([victim])
     cluster.converged(timeout=60)
     assert len(notes_on(cluster, victim, check)) == 150
