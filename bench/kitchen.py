@@ -19,7 +19,10 @@ short, as a kitchen that keeps up does.
 - Redraw: with 60 open tickets and a ticket fired and one bumped every second,
   the UI thread's work for each update (apply the new ticket list) plus the
   frame that shows it, to the end of its swap (and, as measured before, to its
-  start). Target: under 16.7 ms (one frame at 60 Hz).
+  start). Target: under 16.7 ms (one frame at 60 Hz). Also by kind of update: a
+  bump (a ticket left the rail, the cards after it slide) and a new ticket (it
+  lands on a later page), each with its parts: applying it, drawing the frame
+  (from its start to the swap), the swap.
 - Where the KDS's time goes: its frames per second and buffer swaps, the CPU of
   its UI thread and of its whole process, its calls to its node per second, the
   UI thread's CPU per update (from applying it to the end of the swap of the
@@ -343,6 +346,22 @@ def gc_summary(perf: dict[str, Any]) -> dict[str, Any]:
     return {"objects": perf["objects"], "by_generation": gcs}
 
 
+def by_kind(parts: list[tuple[str, dict[str, float]]]) -> dict[str, dict[str, Any]]:
+    """Each kind of update's redraws: the whole (p50, p99, n) and the p50 of each part."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in sorted({k for k, _ in parts}):
+        mine = [p for k, p in parts if k == kind and "total" in p]
+        if mine:
+            out[kind] = {
+                **summary([p["total"] for p in mine]),
+                "parts_p50_ms": {
+                    part: round(pct([p[part] for p in mine], 50), 2)
+                    for part in ("apply", "draw", "swap")
+                },
+            }
+    return out
+
+
 def run_redraw(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
     client = ControlClient(root / "n1", timeout=10)
     server = Server(root, "n2", 99, 0, threading.Event())
@@ -379,6 +398,7 @@ def run_redraw(root: Path, kds: Kds, seconds: float) -> dict[str, Any]:
         "open_tickets": len(kds.state()["order"]),
         "redraw": summary(perf["redraw_swapped_ms"]),
         "redraw_all_ms": sorted(round(ms, 1) for ms in perf["redraw_swapped_ms"]),
+        "redraw_by_kind": by_kind(perf["redraw_parts"]),
         "redraw_to_swap_start": summary(redraw_ms),
         "redraw_ui_cpu": summary(perf["redraw_cpu_ms"]),
         "gc": gc_summary(perf),
@@ -456,6 +476,9 @@ def main() -> int:
           f"{redraw['load_average'][1]})")  # fmt: skip
     rw = redraw["redraw_to_swap_start"]
     print(f"  to the start of the frame's swap: p50 {rw['p50_ms']} ms  p99 {rw['p99_ms']} ms")
+    for kind, k in redraw["redraw_by_kind"].items():
+        print(f"  {kind}: p50 {k['p50_ms']} ms  p99 {k['p99_ms']} ms  (n={k['n']}); "
+              f"p50 of its parts: {k['parts_p50_ms']}")  # fmt: skip
     rc = redraw["redraw_ui_cpu"]
     print(f"  CPU of the UI thread per update, to the end of its frame's swap: "
           f"p50 {rc['p50_ms']} ms  p99 {rc['p99_ms']} ms")  # fmt: skip

@@ -124,10 +124,15 @@ def main() -> int:
     perf: dict[str, Any] = {"apply_s": None, "draw_at": 0.0, "update_cpu": None}
     perf.update(redraw_ms=[], redraw_cpu_ms=[], queued_ms=[], pass_ms=[])
     perf.update(redraw_start=None, redraw_swapped_ms=[])
+    # Each redraw's kind ("bump": a ticket left the rail, "new": tickets only came,
+    # "other") and its parts in ms: applying the update, drawing the frame, its swap.
+    perf.update(update_kind=None, redraw_parts=[])
     plain_apply = app.apply
 
     def timed_apply(snap: Any) -> None:
         started = time.perf_counter()
+        rail = getattr(app, "rail", None)
+        before = set(rail.order()) if rail is not None and snap.tickets is not None else None
         if snap.tickets is not None:  # from the start of the feed's pass to the UI thread
             perf["queued_ms"].append((time.monotonic() - snap.taken_at) * 1000)
             if perf["update_cpu"] is None:
@@ -135,6 +140,12 @@ def main() -> int:
         plain_apply(snap)
         if snap.tickets is not None:
             perf["apply_s"] = (perf["apply_s"] or 0.0) + time.perf_counter() - started
+            if before is not None and rail is not None:
+                now = set(rail.order())
+                kind = "bump" if before - now else "new" if now - before else "other"
+                # A frame showing several updates is a bump's if any of them was one.
+                if perf["update_kind"] != "bump":
+                    perf["update_kind"] = kind
 
     app.apply = timed_apply
     # What the UI thread did while a fetched ticket list waited for it: its spans of work
@@ -273,7 +284,10 @@ def main() -> int:
             perf["redraw_ms"].append((perf["apply_s"] + drawn) * 1000)
             # The same sum to the end of the swap: the update's work plus the whole frame.
             perf["redraw_start"] = perf["draw_at"] - perf["apply_s"]
+            parts = {"apply": perf["apply_s"] * 1000, "draw": drawn * 1000}
+            perf["redraw_parts"].append([perf["update_kind"] or "other", parts])
             perf["apply_s"] = None
+            perf["update_kind"] = None
 
     Window.bind(on_flip=on_flip, on_draw=on_draw)
     Window.bind(on_flip=on_flip_perf)
@@ -295,6 +309,10 @@ def main() -> int:
         in_frame.clear()
         if perf["redraw_start"] is not None:
             perf["redraw_swapped_ms"].append((time.perf_counter() - perf["redraw_start"]) * 1000)
+            if perf["redraw_parts"]:
+                parts = perf["redraw_parts"][-1][1]
+                parts["swap"] = (time.perf_counter() - started) * 1000
+                parts["total"] = perf["redraw_swapped_ms"][-1]
             perf["redraw_start"] = None
         if perf["update_cpu"] is not None:
             perf["redraw_cpu_ms"].append((time.thread_time() - perf["update_cpu"]) * 1000)
@@ -504,6 +522,7 @@ def main() -> int:
                     redraw_ms=list(perf["redraw_ms"]),
                     redraw_cpu_ms=list(perf["redraw_cpu_ms"]),
                     redraw_swapped_ms=list(perf["redraw_swapped_ms"]),
+                    redraw_parts=list(perf["redraw_parts"]),
                     gc_ms={str(gen): list(ms) for gen, ms in gcs.items()},
                     objects=len(gc.get_objects()),
                     gc_threshold=list(gc.get_threshold()),
@@ -523,6 +542,7 @@ def main() -> int:
                     perf["redraw_ms"].clear()
                     perf["redraw_cpu_ms"].clear()
                     perf["redraw_swapped_ms"].clear()
+                    perf["redraw_parts"].clear()
                     for ms in gcs.values():
                         ms.clear()
                     perf["queued_ms"].clear()
