@@ -130,9 +130,9 @@ def main() -> int:
     plain_apply = app.apply
 
     def timed_apply(snap: Any) -> None:
-        started = time.perf_counter()
-        rail = getattr(app, "rail", None)
+        rail = getattr(app, "rail", None)  # looked at outside the time it measures
         before = set(rail.order()) if rail is not None and snap.tickets is not None else None
+        started = time.perf_counter()
         if snap.tickets is not None:  # from the start of the feed's pass to the UI thread
             perf["queued_ms"].append((time.monotonic() - snap.taken_at) * 1000)
             if perf["update_cpu"] is None:
