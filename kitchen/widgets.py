@@ -150,8 +150,12 @@ class InkLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints
         # drawn (Kivy's texture_update): the label's own text, with the options, says it.
         text = self.text if self.markup else core.text
         if text:
-            # The options keep the text the label was made with; the core's own is current.
-            options = {k: v for k, v in core.options.items() if k != "text"}
+            # The options keep the text the label was made with, and the text_size it was
+            # last drawn at (Kivy copies it in when it renders); the core's own are current.
+            # Taken from the options, a label laid out again at another width found the
+            # image of its old width, and the text came out wrapped to that width.
+            options = {k: v for k, v in core.options.items() if k not in ("text", "text_size")}
+            options["text_size"] = tuple(core.text_size)
             key = (self.markup, text, _frozen(options))
             hit = _shared.get(key)
             if hit is not None:  # drawn before, here or by another label: no rendering

@@ -5,8 +5,9 @@ labels like the KDS's (an item row with markup that wraps, headers aligned left,
 right and centred, a shortened line, an empty label, one with no text_size), read
 back from the window and written raw to OUT. The test runs it both ways and
 compares the two files byte for byte. Between the first frame and the last, two timers
-change text and colour (``CHANGES``) as they do on the rail, sharing their images, and
-two item rows take each other's markup.
+change text and colour (``CHANGES``) as they do on the rail, sharing their images,
+two item rows take each other's markup, and a label is given another width, after which
+another label shows its text at the first width.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ ITEM = (
 )
 ROW = "[b]1[/b]  Fries\n   [size=17sp]Fry: [color=ffb84a]cooking[/color][/size]"
 OTHER_ROW = "[b]2[/b]  Wings\n   [size=17sp]Fry: [color=6fdc8c]READY[/color][/size]"
+WRAPS = "Gluten-free bun, no sesame"
 # (widget kwargs, pos, size, text_size: "size", "width" (less 16 px) or None)
 LABELS: list[tuple[dict[str, Any], tuple[int, int], tuple[int, int], str | None]] = [
     ({"text": ITEM, "markup": True, "font_size": "24sp", "halign": "left", "valign": "top"},
@@ -40,6 +42,12 @@ LABELS: list[tuple[dict[str, Any], tuple[int, int], tuple[int, int], str | None]
      (620, 300), (250, 100), "size"),
     ({"text": "", "font_size": "26sp"}, (620, 200), (250, 50), "size"),
     ({"text": "no text_size", "font_size": "26sp"}, (620, 100), (250, 50), None),
+    # A label laid out again at another width (a card built narrow, then given its
+    # column), and one that later shows the same text at the first width.
+    ({"text": WRAPS, "font_size": "20sp", "halign": "left", "valign": "top"},
+     (330, 10), (150, 90), "width"),
+    ({"text": "x", "font_size": "20sp", "halign": "left", "valign": "top"},
+     (490, 10), (150, 90), "width"),
     # Two item rows side by side, as on two cards (markup images are shared too).
     ({"text": ROW, "markup": True, "font_size": "24sp", "halign": "left", "valign": "top"},
      (10, 160), (150, 80), "width"),
@@ -53,6 +61,7 @@ LABELS: list[tuple[dict[str, Any], tuple[int, int], tuple[int, int], str | None]
 ]  # fmt: skip
 FIRST_ROW = len(LABELS) - 4
 FIRST_TIMER = len(LABELS) - 2
+RESIZED = FIRST_ROW - 2  # its image is made again at its new width, never taken for the old
 # Then, a frame apart each, what the timers do: the first takes the second's text (its
 # image, shared), the second moves on (a label that gave its image away must render the
 # next text into an image of its own), a colour changes and comes back, a number moves.
@@ -60,7 +69,8 @@ FIRST_TIMER = len(LABELS) - 2
 CHANGES: list[list[tuple[int, str, Any]]] = [
     [(FIRST_TIMER, "text", "12:35"), (FIRST_TIMER + 1, "text", "12:36"),
      (FIRST_ROW, "text", OTHER_ROW), (FIRST_ROW + 1, "text", ROW + " ")],
-    [(FIRST_ROW + 1, "text", ROW)],
+    [(FIRST_ROW + 1, "text", ROW), (RESIZED, "text_size", (64, None))],
+    [(RESIZED + 1, "text", WRAPS)],
     [(FIRST_TIMER + 1, "color", [0, 0, 0, 1]), (FIRST_TIMER, "text", "12:36")],
     [(FIRST_TIMER + 1, "color", [1, 1, 1, 1]), (FIRST_TIMER + 1, "text", "12:34"),
      (2, "text", "12:36")],
