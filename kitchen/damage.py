@@ -156,10 +156,19 @@ class Shape:
     flagged: bool  # changed since it was last drawn
     raw: Raw | None = None  # the box before rounding out, to move it exactly
     fixed: bool = False  # in window coordinates (a scissor): does not move with its widget
+    # Where it puts pixels, in whole pixels, without the margin (None: it puts none):
+    # reckoned once, here, since a bump checks every shape on the page against each move.
+    pixels: Box | None = None
 
 
 def _shape(raw: Raw | None, look: tuple[Any, ...], flagged: bool) -> Shape:
-    return Shape(_round(raw), look, flagged, raw)
+    box = _round(raw)
+    pixels = None
+    if raw is not None and box is not None:
+        x0, y0, x1, y1, pad = raw
+        grow = pad - MARGIN  # a line's width; nothing for a box
+        pixels = (floor(x0 - grow), floor(y0 - grow), ceil(x1 + grow), ceil(y1 + grow))
+    return Shape(box, look, flagged, raw, False, pixels)
 
 
 def _shifted(shape: Shape, dx: float, dy: float) -> Shape:
@@ -478,18 +487,19 @@ class Damage:
         """
         damage: list[Box] = []
         w, h = int(self.window.width), int(self.window.height)
-        then: list[tuple[int, Box]] = []  # every shape drawn last frame, and now
-        now: list[tuple[int, Box]] = []
+        then: list[_Pixels] = []  # what each widget drew last frame, and draws now
+        now: list[_Pixels] = []
         if self._moves:
             for wid, drawn in self._drawn.items():
-                for shape in [] if wid in self._new else self._before.get(wid, drawn.shapes):
-                    g = _geometry(shape)
-                    if g is not None:
-                        then.append((wid, _round_out(g)))
-                for shape in drawn.shapes:
-                    g = _geometry(shape)
-                    if g is not None:
-                        now.append((wid, _round_out(g)))
+                before = [] if wid in self._new else self._before.get(wid, drawn.shapes)
+                after = _pixels(wid, drawn.shapes)
+                if after is not None:
+                    now.append(after)
+                if before is drawn.shapes:
+                    if after is not None:
+                        then.append(after)
+                elif (was := _pixels(wid, before)) is not None:
+                    then.append(was)
         removed = [box for box, _ in self._removed if box is not None]
         accepted: list[Move] = []
         for move in self._moves:
@@ -500,8 +510,8 @@ class Damage:
                 and max(src[2], dst[2]) <= w
                 and max(src[3], dst[3]) <= h
                 and not any(_overlaps(b, src) for b in removed)
-                and not any(wid not in move.ids and _overlaps(b, src) for wid, b in then)
-                and not any(wid not in move.ids and _overlaps(b, dst) for wid, b in now)
+                and not _drawn_on(then, move.ids, src)
+                and not _drawn_on(now, move.ids, dst)
             )
             if ok:
                 accepted.append(move)
@@ -582,6 +592,31 @@ def _flat(group: list[Any], kids: set[int]) -> Iterator[Any]:
             yield from _flat(list(ins.children), kids)
         else:
             yield ins
+
+
+# A widget's drawing in whole pixels: its id, the box around it all, each shape's box.
+_Pixels = tuple[int, Box, list[Box]]
+
+
+def _pixels(wid: int, shapes: list[Shape]) -> _Pixels | None:
+    boxes = [s.pixels for s in shapes if s.pixels is not None and not s.fixed]
+    if not boxes:
+        return None
+    hull = (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+    return (wid, hull, boxes)
+
+
+def _drawn_on(drawn: list[_Pixels], ids: set[int], box: Box) -> bool:
+    """Whether a widget not in ``ids`` puts pixels inside ``box``."""
+    for wid, hull, boxes in drawn:
+        if wid not in ids and _overlaps(hull, box) and any(_overlaps(b, box) for b in boxes):
+            return True
+    return False
 
 
 def _geometry(shape: Shape) -> Rect | None:
