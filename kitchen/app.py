@@ -210,7 +210,7 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
         if snap.tickets is not None:
             self.quiet_gc.changed()
             self.rail.set_tickets(snap.tickets)
-            self.rail.tick(self.node_now_ms(), *self._thresholds())
+            self.rail.tick(self.node_now_ms(), *self._thresholds(), new_only=True)
         if snap.all_day is not None:
             self.all_day.set_counts(snap.all_day)
         if snap.recall is not None:

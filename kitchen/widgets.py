@@ -113,11 +113,10 @@ class InkLabel(Label):  # type: ignore[misc]  # Kivy ships no type hints
     so the picture is the same and the pixels blended are only the text's.
 
     A label also shares its image with every label that showed the same text with the
-    same options: the bump bar numbers move to other cards at every bump, the timers of
-    tickets fired in the same second read the same, and the same dish (an item row's
-    markup) comes up on ticket after ticket, so most of them need no rendering (about a
-    millisecond each on the UI thread, a few for an item row's markup, measured), also
-    not for a new ticket's card before its first frame.
+    same options: the timers of tickets fired in the same second read the same, and the
+    same dish (an item row's markup) comes up on ticket after ticket, so most of them need
+    no rendering (about a millisecond each on the UI thread, a few for an item row's
+    markup, measured), also not for a new ticket's card before its first frame.
     """
 
     ink_texture = ObjectProperty(None, allownone=True)
@@ -292,6 +291,7 @@ class TicketCard(RelativeLayout):  # type: ignore[misc]  # Kivy ships no type hi
         # Item rows this card made and does not show now: a ticket with more items than
         # the last one takes them instead of building new ones (a few ms each).
         self._spare_rows: list[ItemRow] = []
+        self.aged = False  # its timer shows the age of the ticket it shows
         # The item area's clip is in window coordinates, and inside this card it never moves.
         self.fbind("pos", lambda *_: self.ids.area.reclip())
 
@@ -303,6 +303,8 @@ class TicketCard(RelativeLayout):  # type: ignore[misc]  # Kivy ships no type hi
             self._spare_rows.append(row)
 
     def show(self, view: TicketView) -> None:
+        if (view.id, view.created_at) != (self.ticket_id, self.created_at):
+            self.aged = False  # its timer shows another ticket's age, or none yet
         self.ticket_id = view.id
         self.created_at = view.created_at
         self.table = f"Table {view.table}"
@@ -348,6 +350,7 @@ class TicketCard(RelativeLayout):  # type: ignore[misc]  # Kivy ships no type hi
         self.rows = rows
 
     def set_age(self, now_ms: float, warn_s: float, late_s: float) -> None:
+        self.aged = True
         age_s = max(0.0, (now_ms - self.created_at) / 1000)
         self.age_text = format_age(age_s)
         self.level = age_level(age_s, warn_s, late_s)

@@ -26,12 +26,13 @@ from math import floor
 
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
+from kivy.metrics import dp
 from kivy.properties import NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from kitchen.model import TicketView
 from kitchen.screens import load_kv
-from kitchen.widgets import TicketCard
+from kitchen.widgets import InkLabel, TicketCard
 
 load_kv(__file__)
 
@@ -82,7 +83,10 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         with box.canvas.before:
             Color(*BACKGROUND)
         self._dark: list[Rectangle] = []
+        self._numbers: list[InkLabel] = []  # the bump bar's keys, one over each column
         box.bind(size=lambda *_: self._relayout(), pos=lambda *_: self._paint_gaps())
+        # The numbers' row moves on its own when a banner comes or goes (it keeps to the top).
+        self.ids.numbers.bind(pos=lambda *_: self._paint_gaps())
         self.bind(card_width=lambda *_: self._relayout())
         # The cards clip their items in window coordinates: a banner or the message line
         # moves the whole screen, which moves no card within it.
@@ -131,9 +135,17 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         if 1 <= position <= len(self._shown):
             self._shown[position - 1].bump_whole()
 
-    def tick(self, now_ms: float, warn_s: float, late_s: float) -> None:
+    def tick(self, now_ms: float, warn_s: float, late_s: float, new_only: bool = False) -> None:
+        """Each card's age timer and colour; ``new_only``: only cards that show none yet.
+
+        The timers move on once a second (the app's clock). A list of tickets arriving
+        in between ages only the cards it brought: aged there too, the timers of the other
+        cards on the page would often tick in that frame, far from the cards that
+        changed, and a frame that could have been one column becomes several passes.
+        """
         for card in self._shown:  # only what is on screen needs its timer redrawn
-            card.set_age(now_ms, warn_s, late_s)
+            if not (new_only and card.aged):
+                card.set_age(now_ms, warn_s, late_s)
 
     def clear_pending(self, ticket_id: str) -> None:
         card = self._cards.get(ticket_id)
@@ -256,3 +268,26 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
         for rect, strip in zip_longest(self._dark, strips):
             x, w = strip if strip is not None and strip[1] > 0 else (0.0, 0.0)
             rect.pos, rect.size = (x, box.y), (w, box.height if w > 0 else 0.0)
+        self._number_columns(cols, shown, width + spacing)
+
+    def _number_columns(self, cols: int, shown: int, step: float) -> None:
+        """The bump bar's number over each column that holds a card (its key on the bar).
+
+        Each number stays with its column: a bump moves the cards and leaves the numbers as
+        they are, so the cards' pictures can be copied and the numbers are not drawn again.
+        """
+        strip = self.ids.get("numbers")
+        if strip is None:
+            return
+        while len(self._numbers) < cols:
+            label = InkLabel(
+                font_size="30sp", bold=True, color=(1, 1, 1, 1), size_hint=(None, None),
+                halign="left", valign="middle",
+            )  # fmt: skip
+            label.bind(size=label.setter("text_size"))
+            strip.add_widget(label)
+            self._numbers.append(label)
+        for i, label in enumerate(self._numbers):
+            label.text = str(i + 1) if i < min(cols, shown) else ""
+            label.pos = (strip.x + i * step + dp(8), strip.y)
+            label.size = (dp(48), strip.height)

@@ -377,6 +377,22 @@ def main() -> int:
             "items": [{"line": r.line, "state": r.item_state, "text": r.text} for r in card.rows],
         }
 
+    def numbers(rail: Any) -> list[dict[str, Any]]:
+        """The bump bar's numbers on show, each with the ticket whose card it sits on top of
+        (left edge inside the card's column, bottom within a few pixels above its top)."""
+        out = []
+        for label in rail._numbers:
+            if not label.text:
+                continue
+            x, y = label.to_window(label.x, label.y)
+            over = []
+            for c in rail.visible():
+                left, top = c.to_window(c.x, c.top)
+                if left <= x < left + c.width and top - 2 <= y <= top + 8:
+                    over.append(c.ticket_id)
+            out.append({"text": label.text, "over": over[0] if over else None})
+        return out
+
     def state() -> dict[str, Any]:
         settle()
         rail = app.rail
@@ -389,6 +405,7 @@ def main() -> int:
             "message": app.message,
             "staff": app.staff_id,
             "page_text": app.page_text,
+            "numbers": numbers(rail),
             "order": rail.order(),
             "tickets": {
                 tid: [

@@ -74,6 +74,11 @@ def test_sixty_open_tickets_page_and_bump_by_key(
 
     state = grill.wait_for("60 tickets", lambda s: s["order"] == grill_ids, 30)
     assert state["page_text"] == "60 open   page 1/10"
+    # The bump bar's keys over the columns, each over the ticket it bumps.
+    shown_ids = [c["id"] for c in state["shown"]]
+    assert state["numbers"] == [
+        {"text": str(i), "over": tid} for i, tid in enumerate(shown_ids, start=1)
+    ], state["numbers"]
     levels = [c["level"] for c in state["shown"]]
     # Oldest first, so the colour can only get calmer down the page; the first two
     # are over 10 s old whatever the machine's speed.
@@ -95,7 +100,9 @@ def test_sixty_open_tickets_page_and_bump_by_key(
     target = state["shown"][1]["id"]
     assert target == grill_ids[len(state["shown"]) + 1]
     grill.do("key", key=KEY_2, text="2")
-    grill.wait_for("the keyed bump", lambda s: target not in s["order"], 15)
+    state = grill.wait_for("the keyed bump", lambda s: target not in s["order"], 15)
+    # The cards moved under the numbers; each number is still over the ticket it bumps.
+    assert [n["over"] for n in state["numbers"]] == [c["id"] for c in state["shown"]]
     assert target not in [t["id"] for t in terminal.tickets(station="grill")["tickets"]]
     grill.do("key", key=KEY_LEFT)
     state = grill.wait_for("page 1", lambda s: s["page_text"].endswith("page 1/10"), 5)

@@ -99,6 +99,8 @@ def test_cut_off_banner_then_catch_up_without_duplicates(
     state = kds.wait_for("the refusal", lambda s: "Not saved" in s["message"], 15)
     assert state["order"] == [first]
     state = kds.wait_for("the banner to count", lambda s: banner_seconds(s["banner"]) >= 3, 10)
+    # The banner pushed the rail down: the bump bar's number went with it, onto its card.
+    assert state["numbers"] == [{"text": "1", "over": first}], state["numbers"]
     kds.screenshot(artifacts_dir / "kitchen-cut-off.png")
     # The banner came and counts each second: frames drawn only where they changed
     # (kitchen/damage.py) leave the same picture as the window drawn whole.
@@ -110,6 +112,7 @@ def test_cut_off_banner_then_catch_up_without_duplicates(
     state = kds.wait_for("the catch-up", lambda s: set(s["order"]) == grill and not s["banner"], 30)
     assert state["dot"] != "cut_off"
     assert len(state["order"]) == len(set(state["order"])) == 3
+    assert [n["over"] for n in state["numbers"]] == state["order"], state["numbers"]
     kds.same_as_whole(artifacts_dir, "banner gone, tickets caught up")
     lines = collections.Counter(
         item["line"] + "@" + tid for tid, items in state["tickets"].items() for item in items

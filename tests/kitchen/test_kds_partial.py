@@ -59,6 +59,7 @@ def test_partial_frames_show_what_full_frames_show(
     for n in range(3):
         scenario.fire_table(terminal, str(10 + n), n)
     state = grill.wait_for("three tickets", lambda s: len(s["shown"]) == 3, 30)
+    assert [n["text"] for n in state["numbers"]] == ["1", "2", "3"]  # none over empty columns
     same_picture(grill, artifacts_dir, "tickets arrived")
 
     # The timers tick each second and the headers turn yellow, then red: frames of
