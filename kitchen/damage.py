@@ -37,6 +37,8 @@ renderers), before anything is drawn, and the walk then compares what is under i
 what was, as if it had been drawn there. Only when every shape under it lay inside its
 own box, nothing else drew where it was or draws where it goes, and no copy writes where
 another has still to read; where it was is drawn again unless another copy covers it.
+Rows of its box where neither it drew nor anything drew last frame where it goes hold the
+clear colour at both ends, and are not copied (most of a card's column is such rows).
 Anything else moved is drawn again as before.
 
 It is used only where the back buffer is known to keep its pixels: a software renderer
@@ -187,6 +189,9 @@ class Move:
     dx: int
     dy: int
     ids: set[int]  # itself and every widget under it
+    # The parts of ``src`` to copy: all of it, less rows where neither it nor what was
+    # under where it goes drew anything (both the clear colour: nothing to copy).
+    bands: list[Box] = field(default_factory=list)
 
     @property
     def dst(self) -> Box:
@@ -302,6 +307,7 @@ class Damage:
         self._moves: list[Move] = []
         self._before: dict[int, list[Shape]] = {}
         self._removed: list[tuple[Box | None, Box | None]] = []
+        self._removed_pixels: list[Box] = []  # where removed widgets put pixels last frame
         self._new: set[int] = set()  # widgets drawn for the first time: nothing was there
         self.copies: list[Move] = []  # to copy, in this order, before the frame is drawn
 
@@ -313,6 +319,7 @@ class Damage:
         """The damaged boxes (none: nothing changed), or FullFrame. Remembers this frame."""
         win = self.window
         self._moves, self._before, self._removed, self.copies = [], {}, [], []
+        self._removed_pixels = []
         self._new = set()
         canvas = win.canvas
         children = list(win.children)
@@ -408,6 +415,11 @@ class Damage:
         for cid in gone:
             if cid in removed:  # maybe where a moved widget is copied to: decided later
                 self._removed.append((self._subtree(cid), self._exact(cid)))
+                for wid in self._ids(cid):
+                    drawn = self._drawn[wid]
+                    self._removed_pixels += [
+                        sh.pixels for sh in drawn.shapes if sh.pixels is not None and not sh.fixed
+                    ]
             else:
                 damage += _some(self._subtree(cid))
         for cid in removed:
@@ -530,6 +542,8 @@ class Damage:
                 break
             order += ready
             accepted = [m for m in accepted if m not in ready]
+        for m in order:
+            m.bands = _bands(m, then, self._removed_pixels)
         self.copies = order
         covered = [m.dst for m in order]
         stale = [m.src for m in order]
@@ -609,6 +623,38 @@ def _pixels(wid: int, shapes: list[Shape]) -> _Pixels | None:
         max(b[3] for b in boxes),
     )
     return (wid, hull, boxes)
+
+
+BAND_GAP = 32  # px: rows of clear colour fewer than this are copied with the rest
+
+
+def _bands(move: Move, then: list[_Pixels], removed: list[Box]) -> list[Box]:
+    """The parts of a move's box to copy: every row where it drew last frame, or where
+    anything drew last frame in the place it goes to (padded by ``MARGIN``). Elsewhere
+    both are the clear colour, and the copy would write the pixels already there."""
+    x0, y0, x1, y1 = move.src
+    dst, dy = move.dst, move.dy
+    rows: list[tuple[int, int]] = []
+    for _wid, hull, boxes in then:
+        for box, shift in ((move.src, 0), (dst, dy)):
+            if _overlaps(hull, box):
+                rows += [(b[1] - shift, b[3] - shift) for b in boxes if _overlaps(b, box)]
+    rows += [(b[1] - dy, b[3] - dy) for b in removed if _overlaps(b, dst)]
+    bands: list[Box] = []
+    for lo, hi in sorted((max(y0, lo - MARGIN), min(y1, hi + MARGIN)) for lo, hi in rows):
+        if hi <= lo:
+            continue
+        if bands and lo - bands[-1][3] < BAND_GAP:  # a short gap: copied with the band
+            last = bands[-1]
+            bands[-1] = (x0, last[1], x1, max(last[3], hi))
+        elif not bands and lo - y0 < BAND_GAP:
+            bands.append((x0, y0, x1, hi))
+        else:
+            bands.append((x0, lo, x1, hi))
+    if bands and y1 - bands[-1][3] < BAND_GAP:
+        last = bands[-1]
+        bands[-1] = (x0, last[1], x1, y1)
+    return bands
 
 
 def _drawn_on(drawn: list[_Pixels], ids: set[int], box: Box) -> bool:
@@ -784,8 +830,10 @@ class PartialRedraw:
             return
         gl.glDisable(gl.GL_SCISSOR_TEST)  # a blit is clipped by the scissor too
         for m in moves:
-            (x0, y0, x1, y1), (u0, v0, u1, v1) = m.src, m.dst
-            blit(x0, y0, x1, y1, u0, v0, u1, v1, gl.GL_COLOR_BUFFER_BIT, GL_NEAREST)
+            for x0, y0, x1, y1 in m.bands:
+                u0, v0 = x0 + m.dx, y0 + m.dy
+                blit(x0, y0, x1, y1, u0, v0, u0 + x1 - x0, v0 + y1 - y0,
+                     gl.GL_COLOR_BUFFER_BIT, GL_NEAREST)  # fmt: skip
 
     def _scissor(self, box: Box) -> None:
         x, y, bw, bh = box[0], box[1], box[2] - box[0], box[3] - box[1]
