@@ -71,11 +71,15 @@ class PeerSeen:
 
 @dataclass(slots=True)
 class Forwarding:
-    """One submit through a follower, across the forwards it may take.
+    """One submit, across the forwards and the local proposals it may take.
 
-    The leader says at which index it proposed the command for us; an outcome at one
-    of those indexes is this submit's own, any other is of the same id sent before
-    (a replay), and is answered marked as a duplicate.
+    The leader says at which index it proposed the command for us (or, leading here,
+    we see it); an outcome at one of those indexes is this submit's own, any other
+    is of the same id sent before (a replay), and is answered marked as a duplicate.
+    That holds however the outcome arrives: an earlier entry of the id applied while
+    ours waits (a new leader's backlog) answers our waiter too, and a replay that
+    reaches the leader while the first submit's entry is still being written joins
+    that entry's waiter.
     """
 
     applied: asyncio.Future[Outcome]  # this node's apply of the command id
@@ -151,6 +155,8 @@ class Node:
         self._applied_watch: dict[str, asyncio.Future[Outcome]] = {}
         # Command id -> the follower that forwarded it, told the entry's index on proposal.
         self._proposed_for: dict[str, str] = {}
+        # Command id -> the submit here that queued it, told the entry's index likewise.
+        self._proposed_here: dict[str, Forwarding] = {}
         self._apply_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._listeners: list[Listener] = []
         self._last_stamp = 0
@@ -702,6 +708,7 @@ class Node:
             return
         queued, self._queued = self._queued, []
         origins = [self._proposed_for.pop(cid, None) for cid, _ in queued]
+        submits = [self._proposed_here.pop(cid, None) for cid, _ in queued]
         if r.role is not Role.LEADER:
             for cid, _ in queued:
                 self._fail_waiter(cid, LeadershipLost("not leader"))
@@ -717,7 +724,9 @@ class Node:
                 self._fail_waiter(cid, LeadershipLost(str(exc)))
             return
         assert self.transport is not None
-        for (cid, _), origin, index in zip(queued, origins, indexes, strict=True):
+        for (cid, _), origin, submit, index in zip(queued, origins, submits, indexes, strict=True):
+            if submit is not None:
+                submit.proposed.add(index)
             if origin is not None:
                 # Sent before the appends, on the same link: the origin knows its
                 # entry before it can apply it, and answers from that apply.
@@ -881,12 +890,14 @@ class Node:
         return command
 
     def _propose_local(
-        self, command: dict[str, Any], *, first: bool = False
+        self, command: dict[str, Any], *, first: bool = False, fw: Forwarding | None = None
     ) -> asyncio.Future[Outcome]:
+        """The outcome of ``command`` once applied here; ``fw``, a submit here, learns
+        the index it is proposed at (an outcome at another index is a duplicate)."""
         cid = str(command["id"])
         fut = self._waiters.get(cid)
         if fut is not None:
-            return fut  # a retry of a command already on its way
+            return fut  # a retry of a command already on its way: not ``fw``'s entry
         fut = asyncio.get_running_loop().create_future()
         assert self.replica is not None
         seen = self.replica.ledger.seen_outcome(cid)
@@ -894,6 +905,8 @@ class Node:
             fut.set_result(Outcome.from_dict(seen, duplicate=True))
             return fut
         self._waiters[cid] = fut
+        if fw is not None:
+            self._proposed_here[cid] = fw
         if first:
             self._queued.insert(0, (cid, command))
         else:
@@ -951,13 +964,13 @@ class Node:
                 attempted = True
                 try:
                     outcome = await asyncio.wait_for(
-                        asyncio.shield(self._propose_local(command)), remaining
+                        asyncio.shield(self._propose_local(command, fw=fw)), remaining
                     )
                 except LeadershipLost:
                     continue
                 except TimeoutError:
                     break
-                return outcome_reply(outcome)
+                return outcome_reply(fw.label(outcome))
             leader = r.leader
             if leader is None or leader == self.node_id:
                 await asyncio.sleep(min(constants.NO_LEADER_POLL_S, remaining))

@@ -8,6 +8,9 @@ answered as a duplicate.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -15,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from mesh.client.api import EmbeddedNode, LocalClient
+from mesh.client.api import ClientError, ControlClient, EmbeddedNode, LocalClient
 from mesh.net import schema
 from mesh.node.node import Node
-from mesh.node.replica import Applied
+from mesh.node.replica import Applied, Replica, WritePlan
+from mesh.node.write_placement import WritePlacement
 from tests.support.cluster import Cluster
 from tests.support.procs import ProcessReaper
 
@@ -132,4 +136,72 @@ def test_a_replay_through_another_follower_right_after_the_ack_is_a_duplicate(
         assert acked["ok"] and not acked.get("duplicate"), (n, acked)
         replayed = via_second.submit(add, timeout=4.0)
         assert replayed["ok"] and replayed.get("duplicate"), (n, replayed)
+        assert replayed["index"] == acked["index"], (n, acked, replayed)
+
+
+def test_a_replay_through_a_leader_still_writing_the_first_is_a_duplicate(
+    tmp_path: Path, reaper: ProcessReaper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The followers apply a commit they hear of before the leader has written the
+    Ready that told them (its write is slow, on a worker thread), and a follower
+    answers: a replay through the leader then finds the first submit's entry still
+    waiting there. It must answer that entry's outcome marked duplicate, not as its own."""
+    site = Cluster(tmp_path / "s", reaper, nodes=3)
+    first, second, here = site.names
+    node = EmbeddedNode(site.data(here))
+    client = node.start()
+    try:
+        site.start([first])
+        deadline = time.monotonic() + 30
+        while client.status(with_hash=False)["role"] != "leader":
+            assert time.monotonic() < deadline, client.status(with_hash=False)
+            if site.status(first)["role"] == "leader":
+                site.kill(first, signal.SIGTERM)  # a leader hands over on SIGTERM: to ``here``
+                site.start([first])
+            time.sleep(0.05)
+        site.start([second])
+        check = site.open_check(first)
+
+        real_write = Replica.write
+
+        def slow_write(self: Replica, plan: WritePlan) -> None:
+            time.sleep(0.2)
+            real_write(self, plan)
+
+        # Only this process's node (the leader) is patched.
+        monkeypatch.setattr(WritePlacement, "on_loop", lambda self, *, has_snapshot: False)
+        monkeypatch.setattr(Replica, "write", slow_write)
+        via_first = site.client(first)
+        # Other traffic, so the Ready that carries a commit out also has entries to write.
+        done = threading.Event()
+        other = threading.Thread(target=keep_adding, args=(site.client(second), check, done))
+        other.start()
+        try:
+            replay_through_leader(via_first, client, check)
+        finally:
+            done.set()
+            other.join(30)
+    finally:
+        node.stop()
+
+
+def keep_adding(via: ControlClient, check: str, done: threading.Event) -> None:
+    for _ in range(500):
+        if done.is_set():
+            return
+        add = {"type": "add_items", "id": uuid.uuid4().hex, "by": "s-ana", "check": check,
+               "items": [{"item": "soda", "qty": 1}]}  # fmt: skip
+        with contextlib.suppress(ClientError):
+            via.submit(add, timeout=6.0)
+
+
+def replay_through_leader(via_first: ControlClient, leader: LocalClient, check: str) -> None:
+    for n in range(20):
+        cid = uuid.uuid4().hex
+        add = {"type": "add_items", "id": cid, "by": "s-ana", "check": check,
+               "items": [{"item": "soda", "qty": 1, "note": cid}]}  # fmt: skip
+        acked = via_first.submit(add, timeout=6.0)
+        assert acked["ok"] and not acked.get("duplicate"), (n, acked)
+        replayed = leader.submit(add, timeout=6.0)
+        assert replayed["ok"] and replayed.get("duplicate"), (n, acked, replayed)
         assert replayed["index"] == acked["index"], (n, acked, replayed)
