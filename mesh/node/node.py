@@ -153,6 +153,7 @@ class Node:
         # Command id -> resolved when this node applies it: a forwarded command is
         # answered from the node's own apply (see ``_forward``).
         self._applied_watch: dict[str, asyncio.Future[Outcome]] = {}
+        self._submitting: dict[str, int] = {}  # command id -> its submits in flight here
         # Command id -> the follower that forwarded it, told the entry's index on proposal.
         self._proposed_for: dict[str, str] = {}
         # Command id -> the submit here that queued it, told the entry's index likewise.
@@ -938,14 +939,24 @@ class Node:
         if seen is not None:
             # A retry of a command applied here already, so committed: answered here.
             return outcome_reply(Outcome.from_dict(json_copy(seen), duplicate=True))
+        # The same id already on its way from this node (a terminal's retry that did not
+        # wait for its first try): one application, and this one answers as the replay.
+        again = self._submitting.get(cid, 0) > 0
+        self._submitting[cid] = self._submitting.get(cid, 0) + 1
         watch = self._applied_watch.get(cid)
         if watch is None:
             watch = self._applied_watch[cid] = asyncio.get_running_loop().create_future()
         try:
-            return await self._submit(command, budget, Forwarding(watch))
+            reply = await self._submit(command, budget, Forwarding(watch))
         finally:
-            if self._applied_watch.get(cid) is watch:
-                del self._applied_watch[cid]
+            self._submitting[cid] -= 1
+            if not self._submitting[cid]:
+                del self._submitting[cid]
+                if self._applied_watch.get(cid) is watch:
+                    del self._applied_watch[cid]
+        if again and "index" in reply:
+            reply["duplicate"] = True
+        return reply
 
     async def _submit(
         self, command: dict[str, Any], budget: float, fw: Forwarding

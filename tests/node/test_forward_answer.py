@@ -205,3 +205,51 @@ def replay_through_leader(via_first: ControlClient, leader: LocalClient, check: 
         replayed = leader.submit(add, timeout=6.0)
         assert replayed["ok"] and replayed.get("duplicate"), (n, acked, replayed)
         assert replayed["index"] == acked["index"], (n, acked, replayed)
+
+
+def test_two_submits_of_one_id_at_once_through_a_follower_answer_one_duplicate(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    """A terminal's retry can reach its node while the first submit is still on its way
+    (the same id, the same follower): applied once, and only the first is answered as
+    the first; the other gets the same outcome marked duplicate."""
+    site = Cluster(tmp_path / "s", reaper, nodes=3)
+    first, second, here = site.names
+    site.start([first, second])
+    leader = site.leader(among=[first, second])
+    node = EmbeddedNode(site.data(here))
+    client = node.start()
+    try:
+        follow(client, leader)
+        check = open_check(client)["outcome"]["check"]
+        for n in range(20):
+            cid = uuid.uuid4().hex
+            add = {"type": "add_items", "id": cid, "by": "s-ana", "check": check,
+                   "items": [{"item": "soda", "qty": 1, "note": cid}]}  # fmt: skip
+            replies = submit_at_once(client, add, 2)
+            assert len(replies) == 2 and all(r["ok"] for r in replies), (n, replies)
+            assert replies[0]["index"] == replies[1]["index"], (n, replies)
+            assert sorted(bool(r.get("duplicate")) for r in replies) == [False, True], (n, replies)
+        lines = site.client(leader).checks(check=check)["check"]["lines"]
+        assert len(lines) == 20, lines
+    finally:
+        node.stop()
+
+
+def submit_at_once(
+    client: LocalClient, command: dict[str, Any], times: int
+) -> list[dict[str, Any]]:
+    """``command`` submitted ``times`` times at the same moment, from threads of its own."""
+    start = threading.Barrier(times)
+    replies: list[dict[str, Any]] = []
+
+    def send() -> None:
+        start.wait(10)
+        replies.append(client.submit(command, timeout=6.0))
+
+    senders = [threading.Thread(target=send) for _ in range(times)]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join(30)
+    return replies
