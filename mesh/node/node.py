@@ -85,6 +85,13 @@ class Forwarding:
     applied: asyncio.Future[Outcome]  # this node's apply of the command id
     proposed: set[int] = field(default_factory=set)
 
+    def note(self, reply: asyncio.Future[schema.ForwardReply]) -> None:
+        """Remember the index the leader proposed our command at, if that is its reply."""
+        if reply.done() and not reply.cancelled():
+            said = reply.result()
+            if said.ok and said.outcome is None:
+                self.proposed.add(said.index)  # proposed for us: our apply answers
+
     def label(self, outcome: Outcome) -> Outcome:
         return dataclasses.replace(outcome, duplicate=outcome.index not in self.proposed)
 
@@ -1034,6 +1041,8 @@ class Node:
         assert self.transport is not None
         cid = str(command["id"])
         fut = self._forwards.get(cid)
+        if fut is not None and fut.done():
+            fw.note(fut)  # a reply that came after our last try gave up waiting
         if fut is None or fut.done():
             fut = asyncio.get_running_loop().create_future()
             self._forwards[cid] = fut
@@ -1050,6 +1059,9 @@ class Node:
             while (left := until - loop.time()) > 0:
                 waiting = (fw.applied, news) if fut.done() else (fw.applied, news, fut)
                 await asyncio.wait(waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                # The index first: when messages come in a batch, the apply of our entry
+                # can be done by the time this runs, with the leader's word still unread.
+                fw.note(fut)
                 if fw.applied.done() and not fw.applied.cancelled():
                     return fw.label(fw.applied.result())
                 if news.done() or not fut.done() or fut.cancelled():
@@ -1057,7 +1069,6 @@ class Node:
                 reply = fut.result()
                 if not (reply.ok and reply.outcome is None):
                     return reply
-                fw.proposed.add(reply.index)  # proposed for us: our apply answers
             return None
         finally:
             if fut.done() or fw.applied.done():

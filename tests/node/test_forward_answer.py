@@ -72,9 +72,8 @@ def test_a_follower_answers_forwarded_commands_without_the_leaders_reply(
         assert opened["ok"] and not opened.get("duplicate"), opened
         check = opened["outcome"]["check"]
 
-        cid = uuid.uuid4().hex
-        add = {"type": "add_items", "id": cid, "by": "s-ana", "check": check,
-               "items": [{"item": "soda", "qty": 1, "note": cid}]}  # fmt: skip
+        add = add_soda(check)
+        cid = add["id"]
         added = client.submit(add, timeout=4.0)
         assert added["ok"] and not added.get("duplicate"), added
         again = client.submit(add, timeout=4.0)  # a retry with the same id: applied once
@@ -85,6 +84,45 @@ def test_a_follower_answers_forwarded_commands_without_the_leaders_reply(
         on_leader = site.client(leader).checks(check=check)
         assert on_leader["ok"], on_leader
         assert [line["note"] for line in on_leader["check"]["lines"]] == [cid]
+    finally:
+        node.stop()
+
+
+def test_a_follower_that_reads_the_leaders_index_after_its_apply_answers_as_the_first(
+    tmp_path: Path, reaper: ProcessReaper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a busy machine the leader's "proposed at" and the entries come in one batch,
+    and the follower applies its command before the submit reads that word: the submit
+    must still know the entry for its own, not answer it as a replay."""
+    site = Cluster(tmp_path / "s", reaper, nodes=3)
+    first, second, here = site.names
+    site.start([first, second])
+    leader = site.leader(among=[first, second])
+    real_dispatch, real_after_apply = Node._dispatch, Node._after_apply
+    held: list[tuple[str, schema.WireMessage]] = []
+
+    def dispatch(self: Node, peer: str, message: schema.WireMessage) -> None:
+        if isinstance(message, schema.ForwardReply) and message.ok and message.outcome is None:
+            held.append((peer, message))  # read after this node's next apply
+            return
+        real_dispatch(self, peer, message)
+
+    def after_apply(self: Node, applied: list[Applied]) -> None:
+        real_after_apply(self, applied)
+        while held:
+            real_dispatch(self, *held.pop(0))
+
+    # Only the node embedded in this process is patched; the others are processes.
+    monkeypatch.setattr(Node, "_dispatch", dispatch)
+    monkeypatch.setattr(Node, "_after_apply", after_apply)
+    node = EmbeddedNode(site.data(here))
+    client = node.start()
+    try:
+        follow(client, leader)
+        check = open_check(client)["outcome"]["check"]
+        for n in range(20):
+            added = client.submit(add_soda(check), timeout=4.0)
+            assert added["ok"] and not added.get("duplicate"), (n, added)
     finally:
         node.stop()
 
@@ -127,16 +165,7 @@ def test_a_replay_through_another_follower_right_after_the_ack_is_a_duplicate(
     leader = site.leader()
     first, second = [n for n in site.names if n != leader]
     check = site.open_check(first)
-    via_first, via_second = site.client(first), site.client(second)
-    for n in range(30):
-        cid = uuid.uuid4().hex
-        add = {"type": "add_items", "id": cid, "by": "s-ana", "check": check,
-               "items": [{"item": "soda", "qty": 1, "note": cid}]}  # fmt: skip
-        acked = via_first.submit(add, timeout=4.0)
-        assert acked["ok"] and not acked.get("duplicate"), (n, acked)
-        replayed = via_second.submit(add, timeout=4.0)
-        assert replayed["ok"] and replayed.get("duplicate"), (n, replayed)
-        assert replayed["index"] == acked["index"], (n, acked, replayed)
+    ack_then_replay(site.client(first), site.client(second), check, rounds=30)
 
 
 def test_a_replay_through_a_leader_still_writing_the_first_is_a_duplicate(
@@ -177,7 +206,7 @@ def test_a_replay_through_a_leader_still_writing_the_first_is_a_duplicate(
         other = threading.Thread(target=keep_adding, args=(site.client(second), check, done))
         other.start()
         try:
-            replay_through_leader(via_first, client, check)
+            ack_then_replay(via_first, client, check, rounds=20)
         finally:
             done.set()
             other.join(30)
@@ -195,14 +224,23 @@ def keep_adding(via: ControlClient, check: str, done: threading.Event) -> None:
             via.submit(add, timeout=6.0)
 
 
-def replay_through_leader(via_first: ControlClient, leader: LocalClient, check: str) -> None:
-    for n in range(20):
-        cid = uuid.uuid4().hex
-        add = {"type": "add_items", "id": cid, "by": "s-ana", "check": check,
-               "items": [{"item": "soda", "qty": 1, "note": cid}]}  # fmt: skip
-        acked = via_first.submit(add, timeout=6.0)
+def add_soda(check: str) -> dict[str, Any]:
+    """An item added to ``check``, with a fresh id that is also the line's note."""
+    cid = uuid.uuid4().hex
+    return {"type": "add_items", "id": cid, "by": "s-ana", "check": check,
+            "items": [{"item": "soda", "qty": 1, "note": cid}]}  # fmt: skip
+
+
+def ack_then_replay(
+    via: ControlClient | LocalClient, then: ControlClient | LocalClient, check: str, rounds: int
+) -> None:
+    """Each round: a command acknowledged through ``via``, then replayed through ``then``
+    right away; the replay must answer the first outcome, marked duplicate."""
+    for n in range(rounds):
+        add = add_soda(check)
+        acked = via.submit(add, timeout=6.0)
         assert acked["ok"] and not acked.get("duplicate"), (n, acked)
-        replayed = leader.submit(add, timeout=6.0)
+        replayed = then.submit(add, timeout=6.0)
         assert replayed["ok"] and replayed.get("duplicate"), (n, acked, replayed)
         assert replayed["index"] == acked["index"], (n, acked, replayed)
 
@@ -223,10 +261,7 @@ def test_two_submits_of_one_id_at_once_through_a_follower_answer_one_duplicate(
         follow(client, leader)
         check = open_check(client)["outcome"]["check"]
         for n in range(20):
-            cid = uuid.uuid4().hex
-            add = {"type": "add_items", "id": cid, "by": "s-ana", "check": check,
-                   "items": [{"item": "soda", "qty": 1, "note": cid}]}  # fmt: skip
-            replies = submit_at_once(client, add, 2)
+            replies = submit_at_once(client, add_soda(check), 2)
             assert len(replies) == 2 and all(r["ok"] for r in replies), (n, replies)
             assert replies[0]["index"] == replies[1]["index"], (n, replies)
             assert sorted(bool(r.get("duplicate")) for r in replies) == [False, True], (n, replies)
