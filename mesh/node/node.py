@@ -59,6 +59,9 @@ Listener = Callable[[int], None]
 """Called on the loop with the new applied index after each batch of applied entries."""
 
 
+PROPOSERS_KEPT = 4_096  # forwarded proposals a leader can name again to their follower
+
+
 class LeadershipLost(Exception):
     """This node stopped being leader before the command was applied; retry elsewhere."""
 
@@ -165,6 +168,9 @@ class Node:
         self._proposed_for: dict[str, str] = {}
         # Command id -> the submit here that queued it, told the entry's index likewise.
         self._proposed_here: dict[str, Forwarding] = {}
+        # Command id -> (the follower it was proposed for, the index), the newest
+        # PROPOSERS_KEPT: a follower whose word of the index was lost asks again.
+        self._proposer: dict[str, tuple[str, int]] = {}
         self._apply_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._listeners: list[Listener] = []
         self._last_stamp = 0
@@ -732,10 +738,13 @@ class Node:
                 self._fail_waiter(cid, LeadershipLost(str(exc)))
             return
         assert self.transport is not None
+        while len(self._proposer) > PROPOSERS_KEPT - len(queued):
+            del self._proposer[next(iter(self._proposer))]  # the oldest
         for (cid, _), origin, submit, index in zip(queued, origins, submits, indexes, strict=True):
             if submit is not None:
                 submit.proposed.add(index)
             if origin is not None:
+                self._proposer[cid] = (origin, index)
                 # Sent before the appends, on the same link: the origin knows its
                 # entry before it can apply it, and answers from that apply.
                 self.transport.send(origin, schema.ForwardReply.proposed(cid, index))
@@ -785,6 +794,7 @@ class Node:
             self._on_elected()
         if self._was_leader and not leader:
             self._stop_sync()
+            self._proposer.clear()  # a later term's leader must not vouch for these
             # Entries proposed here may be overwritten by the new leader: tell every
             # waiter to retry through it (the same id, so at most one is applied).
             for cid in list(self._waiters):
@@ -1053,17 +1063,32 @@ class Node:
         news = self._leader_news
         loop = asyncio.get_running_loop()
         until = loop.time() + wait
+        asked = False
         try:
             # Our own apply, the reply, or news of another leader (then the caller
             # re-sends at once), or the retry timer: whichever comes first.
             while (left := until - loop.time()) > 0:
-                waiting = (fw.applied, news) if fut.done() else (fw.applied, news, fut)
+                if asked:  # applied here already: only the leader's answer is awaited
+                    waiting: tuple[asyncio.Future[Any], ...] = (news, fut)
+                else:
+                    waiting = (fw.applied, news) if fut.done() else (fw.applied, news, fut)
                 await asyncio.wait(waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED)
                 # The index first: when messages come in a batch, the apply of our entry
                 # can be done by the time this runs, with the leader's word still unread.
                 fw.note(fut)
                 if fw.applied.done() and not fw.applied.cancelled():
-                    return fw.label(fw.applied.result())
+                    applied = fw.applied.result()
+                    if asked or applied.index in fw.proposed:
+                        return fw.label(applied)
+                    # Applied at an index the leader never named to us: a replay of an
+                    # older entry, or ours with the leader's word lost on the way (a
+                    # link cut). The leader names its proposals for us again (or
+                    # answers in full: not ours); with no answer, it counts as a replay.
+                    asked = True
+                    fut = asyncio.get_running_loop().create_future()
+                    self._forwards[cid] = fut
+                    self.transport.send(leader, request)
+                    continue
                 if news.done() or not fut.done() or fut.cancelled():
                     return None
                 reply = fut.result()
@@ -1084,6 +1109,10 @@ class Node:
             )
             return
         cid = str(request.command["id"])
+        mine = self._proposer.get(cid)
+        if mine is not None and mine[0] == origin:
+            # Its entry, proposed for it before: the origin may have lost that word.
+            transport.send(origin, schema.ForwardReply.proposed(cid, mine[1]))
         before = cid in self._waiters
         fut = self._propose_local(request.command)
         fresh = not before and not fut.done()

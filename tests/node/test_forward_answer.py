@@ -127,6 +127,47 @@ def test_a_follower_that_reads_the_leaders_index_after_its_apply_answers_as_the_
         node.stop()
 
 
+def test_a_follower_that_lost_the_leaders_index_asks_and_answers_as_the_first(
+    tmp_path: Path, reaper: ProcessReaper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leader's "proposed at" lost on the way (a link cut just then): the follower
+    applies an entry of its command's id at an index no one named to it. It asks; the
+    leader names its own proposal for it, and the submit answers as the first."""
+    site = Cluster(tmp_path / "s", reaper, nodes=3)
+    first, second, here = site.names
+    site.start([first, second])
+    leader = site.leader(among=[first, second])
+    real_dispatch = Node._dispatch
+    dropped: set[str] = set()
+
+    def dispatch(self: Node, peer: str, message: schema.WireMessage) -> None:
+        if (
+            isinstance(message, schema.ForwardReply)
+            and message.ok
+            and message.outcome is None
+            and message.req_id not in dropped
+        ):
+            dropped.add(message.req_id)  # the first word of each command's index is lost
+            return
+        real_dispatch(self, peer, message)
+
+    # Only the node embedded in this process is patched; the others are processes.
+    monkeypatch.setattr(Node, "_dispatch", dispatch)
+    node = EmbeddedNode(site.data(here))
+    client = node.start()
+    try:
+        follow(client, leader)
+        check = open_check(client)["outcome"]["check"]
+        for n in range(5):
+            added = client.submit(add_soda(check), timeout=4.0)
+            assert added["ok"] and not added.get("duplicate"), (n, added)
+        assert len(dropped) == 6, dropped
+        # A replay through this follower still answers as one.
+        ack_then_replay(site.client(first), client, check, rounds=3)
+    finally:
+        node.stop()
+
+
 def test_a_follower_that_never_sees_its_command_applied_still_answers(
     tmp_path: Path, reaper: ProcessReaper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
