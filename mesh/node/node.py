@@ -738,7 +738,7 @@ class Node:
                 self._fail_waiter(cid, LeadershipLost(str(exc)))
             return
         assert self.transport is not None
-        while len(self._proposer) > PROPOSERS_KEPT - len(queued):
+        while self._proposer and len(self._proposer) > PROPOSERS_KEPT - len(queued):
             del self._proposer[next(iter(self._proposer))]  # the oldest
         for (cid, _), origin, submit, index in zip(queued, origins, submits, indexes, strict=True):
             if submit is not None:
