@@ -118,11 +118,7 @@ def test_a_follower_that_reads_the_leaders_index_after_its_apply_answers_as_the_
     node = EmbeddedNode(site.data(here))
     client = node.start()
     try:
-        follow(client, leader)
-        check = open_check(client)["outcome"]["check"]
-        for n in range(20):
-            added = client.submit(add_soda(check), timeout=4.0)
-            assert added["ok"] and not added.get("duplicate"), (n, added)
+        answered_as_first(client, leader, rounds=20)
     finally:
         node.stop()
 
@@ -156,11 +152,7 @@ def test_a_follower_that_lost_the_leaders_index_asks_and_answers_as_the_first(
     node = EmbeddedNode(site.data(here))
     client = node.start()
     try:
-        follow(client, leader)
-        check = open_check(client)["outcome"]["check"]
-        for n in range(5):
-            added = client.submit(add_soda(check), timeout=4.0)
-            assert added["ok"] and not added.get("duplicate"), (n, added)
+        check = answered_as_first(client, leader, rounds=5)
         assert len(dropped) == 6, dropped
         # A replay through this follower still answers as one.
         ack_then_replay(site.client(first), client, check, rounds=3)
@@ -270,6 +262,17 @@ def add_soda(check: str) -> dict[str, Any]:
     cid = uuid.uuid4().hex
     return {"type": "add_items", "id": cid, "by": "s-ana", "check": check,
             "items": [{"item": "soda", "qty": 1, "note": cid}]}  # fmt: skip
+
+
+def answered_as_first(client: LocalClient, leader: str, rounds: int) -> str:
+    """Once this follower follows ``leader``: a check opened, then ``rounds`` items added
+    through it one by one, each answered as the first submit; the check's ID."""
+    follow(client, leader)
+    check: str = open_check(client)["outcome"]["check"]
+    for n in range(rounds):
+        added = client.submit(add_soda(check), timeout=4.0)
+        assert added["ok"] and not added.get("duplicate"), (n, added)
+    return check
 
 
 def ack_then_replay(
