@@ -969,6 +969,7 @@ class Node:
             self._submitting[cid] -= 1
             if not self._submitting[cid]:
                 del self._submitting[cid]
+                self._forwards.pop(cid, None)  # a word that came too late for anyone
                 if self._applied_watch.get(cid) is watch:
                     del self._applied_watch[cid]
         if again and "index" in reply:
@@ -980,13 +981,15 @@ class Node:
     ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
+        cid = str(command["id"])
         attempted = False
         while (remaining := deadline - loop.time()) > 0:
             r = self.replica
             assert r is not None
-            seen = r.ledger.seen_outcome(str(command["id"]))
+            seen = r.ledger.seen_outcome(cid)
             if seen is not None and attempted:
                 # Applied here, but not seen applied (it came inside a snapshot).
+                self._note_forwarded(cid, fw)
                 return outcome_reply(fw.label(Outcome.from_dict(json_copy(seen))))
             if r.role is Role.LEADER:
                 attempted = True
@@ -998,6 +1001,9 @@ class Node:
                     continue
                 except TimeoutError:
                     break
+                # Leading now, but a leader before us may have proposed our command
+                # when we forwarded it: its word of the index makes that entry ours.
+                self._note_forwarded(cid, fw)
                 return outcome_reply(fw.label(outcome))
             leader = r.leader
             if leader is None or leader == self.node_id:
@@ -1034,6 +1040,13 @@ class Node:
             f"({command['id']}): it is applied at most once",
             id=command["id"],
         )
+
+    def _note_forwarded(self, cid: str, fw: Forwarding) -> None:
+        """Read a leader's word of the index of our forwarded ``cid`` that came after
+        the forward stopped waiting for it."""
+        fut = self._forwards.get(cid)
+        if fut is not None:
+            fw.note(fut)
 
     async def _forward(
         self, leader: str, command: dict[str, Any], wait: float, fw: Forwarding

@@ -8,6 +8,7 @@ answered as a duplicate.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import threading
@@ -20,9 +21,11 @@ import pytest
 
 from mesh.client.api import ClientError, ControlClient, EmbeddedNode, LocalClient
 from mesh.net import schema
-from mesh.node.node import Node
+from mesh.node.node import Forwarding, Node
 from mesh.node.replica import Applied, Replica, WritePlan
 from mesh.node.write_placement import WritePlacement
+from mesh.raft.raft import Role
+from mesh.raft.types import Message, MessageType
 from tests.support.cluster import Cluster
 from tests.support.procs import ProcessReaper
 
@@ -243,6 +246,79 @@ def test_a_replay_through_a_leader_still_writing_the_first_is_a_duplicate(
         finally:
             done.set()
             other.join(30)
+    finally:
+        node.stop()
+
+
+def test_a_follower_elected_after_the_leader_proposed_its_command_answers_as_the_first(
+    tmp_path: Path, reaper: ProcessReaper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leader proposes a forwarded command and names its index, then dies before
+    committing it; the follower that forwarded it is elected and commits that entry
+    itself. The submit, now on the leader's side of its loop, must still know the
+    entry for its own (its own proposal of the id is the replay), not answer it as one."""
+    site = Cluster(tmp_path / "s", reaper, nodes=3)
+    first, second, here = site.names
+    site.start([first, second])
+    leader = site.leader(among=[first, second])
+    other = second if leader == first else first
+    real_forward, real_send = Node._forward, Node._send_raft
+    target = add_soda("pending")  # its check is set once the check is open
+    hold_acks = threading.Event()
+    worded = threading.Event()
+
+    def send_raft(self: Node, messages: list[Message]) -> None:
+        if hold_acks.is_set():  # the leader never hears that we stored its entries
+            messages = [m for m in messages if m.type is not MessageType.APPEND_RESP]
+        real_send(self, messages)
+
+    async def forward(
+        self: Node, to: str, command: dict[str, Any], wait: float, fw: Forwarding
+    ) -> Any:
+        if command["id"] != target["id"] or worded.is_set():
+            return await real_forward(self, to, command, wait, fw)
+        hold_acks.set()
+        await real_forward(self, to, command, 0.0, fw)  # sent; gave up waiting at once
+        for _ in range(1000):  # the leader's word of the index, read by no one yet
+            said = self._forwards.get(str(command["id"]))
+            if said is not None and said.done():
+                break
+            await asyncio.sleep(0.01)
+        worded.set()
+        for _ in range(3000):
+            assert self.replica is not None
+            if self.replica.role is Role.LEADER:
+                break
+            await asyncio.sleep(0.01)
+        return None
+
+    # Only the node embedded in this process is patched; the others are processes.
+    monkeypatch.setattr(Node, "_send_raft", send_raft)
+    monkeypatch.setattr(Node, "_forward", forward)
+    node = EmbeddedNode(site.data(here))
+    client = node.start()
+    try:
+        follow(client, leader)
+        check = open_check(client)["outcome"]["check"]
+        target["check"] = check
+        site.kill(other)  # the leader and this node are the quorum now
+        replies: list[dict[str, Any]] = []
+        sender = threading.Thread(
+            target=lambda: replies.append(client.submit(target, timeout=60.0))
+        )
+        sender.start()
+        try:
+            assert worded.wait(15), "the leader never named the command's index"
+            site.kill(leader)  # before it could commit: it never heard this node stored it
+            site.start([other])  # its vote elects this node, the one with the entry
+        finally:
+            sender.join(90)
+        assert len(replies) == 1, replies
+        answered = replies[0]
+        assert answered["ok"] and not answered.get("duplicate"), answered
+        lines = client.checks(check=check)["check"]["lines"]
+        assert [line["note"] for line in lines] == [target["id"]], lines
+        assert client.status(with_hash=False)["role"] == "leader"
     finally:
         node.stop()
 
