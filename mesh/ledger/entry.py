@@ -3,7 +3,9 @@
 The leader stamps each command with its clock (integer ms since the epoch, UTC)
 before proposing it; the stamp travels inside the Raft entry's data, encoded by
 ``encode_payload``. Every node decodes the same bytes with ``decode_payload``
-and so applies the same command at the same time.
+and so applies the same command at the same time. The payload also names the
+device the command was submitted through (its ``writer``), which no rule reads:
+it lets that device tell its own submit's entry from a replay's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class LedgerEntry:
     time_ms: int
     command: Any  # the JSON-able command dict, validated inside apply
     term: int = 0
+    writer: str | None = None  # the device the command was submitted through, if named
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,9 +68,13 @@ class Outcome:
 _PAYLOAD_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def encode_payload(time_ms: int, command: dict[str, Any]) -> bytes:
-    """The bytes the leader proposes for ``command`` stamped at ``time_ms``."""
-    return _PAYLOAD_ENCODER.encode({"t": time_ms, "c": command}).encode()
+def encode_payload(time_ms: int, command: dict[str, Any], writer: str | None = None) -> bytes:
+    """The bytes the leader proposes for ``command`` stamped at ``time_ms``, submitted
+    through the device ``writer``."""
+    body: dict[str, Any] = {"t": time_ms, "c": command}
+    if writer is not None:
+        body["w"] = writer
+    return _PAYLOAD_ENCODER.encode(body).encode()
 
 
 def decode_payload(data: bytes, *, index: int, term: int = 0) -> LedgerEntry:
@@ -75,4 +82,11 @@ def decode_payload(data: bytes, *, index: int, term: int = 0) -> LedgerEntry:
     body = json.loads(data)
     if not isinstance(body, dict) or not isinstance(body.get("t"), int) or "c" not in body:
         raise ValueError("not a ledger payload")
-    return LedgerEntry(index=index, term=term, time_ms=body["t"], command=body["c"])
+    writer = body.get("w")
+    return LedgerEntry(
+        index=index,
+        term=term,
+        time_ms=body["t"],
+        command=body["c"],
+        writer=writer if isinstance(writer, str) else None,
+    )

@@ -20,6 +20,7 @@ import dataclasses
 import json
 import logging
 import random
+import secrets
 import statistics
 import time
 import uuid
@@ -60,6 +61,13 @@ Listener = Callable[[int], None]
 
 
 PROPOSERS_KEPT = 4_096  # forwarded proposals a leader can name again to their follower
+TOKEN_MARK = "/"  # in a forward's request id, between the command id and the submit's token
+
+
+def submit_token(req_id: str, cid: str) -> str | None:
+    """The token of the submit that sent forward ``req_id`` of command ``cid``."""
+    head = cid + TOKEN_MARK
+    return req_id[len(head) :] if req_id.startswith(head) and len(req_id) > len(head) else None
 
 
 class LeadershipLost(Exception):
@@ -76,17 +84,29 @@ class PeerSeen:
 class Forwarding:
     """One submit, across the forwards and the local proposals it may take.
 
-    The leader says at which index it proposed the command for us (or, leading here,
-    we see it); an outcome at one of those indexes is this submit's own, any other
-    is of the same id sent before (a replay), and is answered marked as a duplicate.
+    Every entry names the submit that wrote it (its writer: the submit's token, sent
+    with the forward as part of the request id). When this node applies the id's
+    first entry, the outcome is this submit's own if the writer is our token, else
+    it is of the same id sent before (a replay), and is answered marked as a
+    duplicate; whichever leader proposed it, whatever word of its index was lost.
+    When the writer is not known here (the outcome came in a snapshot, or the entry
+    was written before entries named writers), the indexes the leader said it
+    proposed the command at for us (or, leading here, we saw) decide instead.
     That holds however the outcome arrives: an earlier entry of the id applied while
     ours waits (a new leader's backlog) answers our waiter too, and a replay that
     reaches the leader while the first submit's entry is still being written joins
     that entry's waiter.
     """
 
-    applied: asyncio.Future[Outcome]  # this node's apply of the command id
+    cid: str
+    applied: asyncio.Future[Applied]  # this node's first apply of the command id
+    token: str = field(default_factory=lambda: secrets.token_hex(4))
     proposed: set[int] = field(default_factory=set)
+
+    @property
+    def req_id(self) -> str:
+        """The id of this submit's forwards: the command id, then its token."""
+        return f"{self.cid}{TOKEN_MARK}{self.token}"
 
     def note(self, reply: asyncio.Future[schema.ForwardReply]) -> None:
         """Remember the index the leader proposed our command at, if that is its reply."""
@@ -95,8 +115,18 @@ class Forwarding:
             if said.ok and said.outcome is None:
                 self.proposed.add(said.index)  # proposed for us: our apply answers
 
+    def written_by(self, outcome: Outcome) -> str | None:
+        """The device ``outcome``'s entry was submitted through, when known here."""
+        if self.applied.done() and not self.applied.cancelled():
+            first = self.applied.result()
+            if first.outcome is not None and first.outcome.index == outcome.index:
+                return first.writer
+        return None
+
     def label(self, outcome: Outcome) -> Outcome:
-        return dataclasses.replace(outcome, duplicate=outcome.index not in self.proposed)
+        writer = self.written_by(outcome)
+        mine = outcome.index in self.proposed if writer is None else writer == self.token
+        return dataclasses.replace(outcome, duplicate=not mine)
 
 
 def outcome_reply(outcome: Outcome) -> dict[str, Any]:
@@ -157,20 +187,22 @@ class Node:
         heap.full_collections()  # counted for `ctl status` either way
         self._hash_job: tuple[dict[str, Any], asyncio.Future[str]] | None = None
         self._snapshot_not_before = 0.0  # monotonic s: a failed encoding waits before the next
-        self._queued: list[tuple[str, dict[str, Any]]] = []  # (command id, command) to propose
+        # (command id, command, the token of the submit that wrote it) to propose
+        self._queued: list[tuple[str, dict[str, Any], str | None]] = []
         self._waiters: dict[str, asyncio.Future[Outcome]] = {}  # command id -> its outcome
-        self._forwards: dict[str, asyncio.Future[schema.ForwardReply]] = {}
+        self._forwards: dict[str, asyncio.Future[schema.ForwardReply]] = {}  # by request id
         # Command id -> resolved when this node applies it: a forwarded command is
         # answered from the node's own apply (see ``_forward``).
-        self._applied_watch: dict[str, asyncio.Future[Outcome]] = {}
+        self._applied_watch: dict[str, asyncio.Future[Applied]] = {}
         self._submitting: dict[str, int] = {}  # command id -> its submits in flight here
-        # Command id -> the follower that forwarded it, told the entry's index on proposal.
-        self._proposed_for: dict[str, str] = {}
+        # Command id -> (the follower that forwarded it, its request id): told the
+        # entry's index on proposal.
+        self._proposed_for: dict[str, tuple[str, str]] = {}
         # Command id -> the submit here that queued it, told the entry's index likewise.
         self._proposed_here: dict[str, Forwarding] = {}
-        # Command id -> (the follower it was proposed for, the index), the newest
-        # PROPOSERS_KEPT: a follower whose word of the index was lost asks again.
-        self._proposer: dict[str, tuple[str, int]] = {}
+        # Command id -> (the follower it was proposed for, its request id, the index),
+        # the newest PROPOSERS_KEPT: a follower whose word of the index was lost asks again.
+        self._proposer: dict[str, tuple[str, str, int]] = {}
         self._apply_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._listeners: list[Listener] = []
         self._last_stamp = 0
@@ -721,33 +753,37 @@ class Node:
         if not self._queued:
             return
         queued, self._queued = self._queued, []
-        origins = [self._proposed_for.pop(cid, None) for cid, _ in queued]
-        submits = [self._proposed_here.pop(cid, None) for cid, _ in queued]
+        origins = [self._proposed_for.pop(cid, None) for cid, _, _ in queued]
+        submits = [self._proposed_here.pop(cid, None) for cid, _, _ in queued]
         if r.role is not Role.LEADER:
-            for cid, _ in queued:
+            for cid, _, _ in queued:
                 self._fail_waiter(cid, LeadershipLost("not leader"))
             return
         # One stamp for the batch (the mesh's time is read once: it asks every voter's
         # clock), never going backwards, even when this device's clock jumps back.
         self._last_stamp = max(self._last_stamp, self.agreed_now_ms())
-        datas = [encode_payload(self._last_stamp, command) for _, command in queued]
+        stamp = self._last_stamp
+        datas = [encode_payload(stamp, command, writer) for _, command, writer in queued]
         try:
             indexes = r.propose(datas)
         except ProposalRefused as exc:
-            for cid, _ in queued:
+            for cid, _, _ in queued:
                 self._fail_waiter(cid, LeadershipLost(str(exc)))
             return
         assert self.transport is not None
         while self._proposer and len(self._proposer) > PROPOSERS_KEPT - len(queued):
             del self._proposer[next(iter(self._proposer))]  # the oldest
-        for (cid, _), origin, submit, index in zip(queued, origins, submits, indexes, strict=True):
+        for (cid, _, _), origin, submit, index in zip(
+            queued, origins, submits, indexes, strict=True
+        ):
             if submit is not None:
                 submit.proposed.add(index)
             if origin is not None:
-                self._proposer[cid] = (origin, index)
+                peer, req_id = origin
+                self._proposer[cid] = (peer, req_id, index)
                 # Sent before the appends, on the same link: the origin knows its
                 # entry before it can apply it, and answers from that apply.
-                self.transport.send(origin, schema.ForwardReply.proposed(cid, index))
+                self.transport.send(peer, schema.ForwardReply.proposed(req_id, index))
 
     def _fail_waiter(self, cid: str, exc: Exception) -> None:
         fut = self._waiters.pop(cid, None)
@@ -768,7 +804,7 @@ class Node:
                 fut.set_result(outcome)
             watch = self._applied_watch.get(outcome.command_id)
             if watch is not None and not watch.done():
-                watch.set_result(outcome)
+                watch.set_result(item)
         if self.replica.roster_mark() != self._roster_mark:
             self._enforce_roster()
         ledger = self.replica.ledger
@@ -908,10 +944,16 @@ class Node:
         return command
 
     def _propose_local(
-        self, command: dict[str, Any], *, first: bool = False, fw: Forwarding | None = None
+        self,
+        command: dict[str, Any],
+        *,
+        first: bool = False,
+        fw: Forwarding | None = None,
+        writer: str | None = None,
     ) -> asyncio.Future[Outcome]:
         """The outcome of ``command`` once applied here; ``fw``, a submit here, learns
-        the index it is proposed at (an outcome at another index is a duplicate)."""
+        the index it is proposed at (an outcome at another index is a duplicate).
+        ``writer``: the token of the submit the entry is written for, if any."""
         cid = str(command["id"])
         fut = self._waiters.get(cid)
         if fut is not None:
@@ -925,10 +967,11 @@ class Node:
         self._waiters[cid] = fut
         if fw is not None:
             self._proposed_here[cid] = fw
+        queued = (cid, command, writer)
         if first:
-            self._queued.insert(0, (cid, command))
+            self._queued.insert(0, queued)
         else:
-            self._queued.append((cid, command))
+            self._queued.append(queued)
         self._schedule_pump()
         return fut
 
@@ -946,7 +989,8 @@ class Node:
             return error_reply("forbidden", "system actors (@...) cannot be used by a client")
         command = self.prepare(command)
         try:
-            schema.ForwardRequest(req_id=str(command["id"]), origin=self.node_id, command=command)
+            probe = Forwarding(str(command["id"]), asyncio.get_running_loop().create_future())
+            schema.ForwardRequest(req_id=probe.req_id, origin=self.node_id, command=command)
         except schema.SchemaError as exc:
             return error_reply("invalid", f"command cannot be sent: {exc}")
         budget = constants.SUBMIT_TIMEOUT_S if timeout is None else timeout
@@ -963,13 +1007,14 @@ class Node:
         watch = self._applied_watch.get(cid)
         if watch is None:
             watch = self._applied_watch[cid] = asyncio.get_running_loop().create_future()
+        fw = Forwarding(cid, watch)
         try:
-            reply = await self._submit(command, budget, Forwarding(watch))
+            reply = await self._submit(command, budget, fw)
         finally:
+            self._forwards.pop(fw.req_id, None)  # a word that came too late for anyone
             self._submitting[cid] -= 1
             if not self._submitting[cid]:
                 del self._submitting[cid]
-                self._forwards.pop(cid, None)  # a word that came too late for anyone
                 if self._applied_watch.get(cid) is watch:
                     del self._applied_watch[cid]
         if again and "index" in reply:
@@ -989,13 +1034,14 @@ class Node:
             seen = r.ledger.seen_outcome(cid)
             if seen is not None and attempted:
                 # Applied here, but not seen applied (it came inside a snapshot).
-                self._note_forwarded(cid, fw)
+                self._note_forwarded(fw)
                 return outcome_reply(fw.label(Outcome.from_dict(json_copy(seen))))
             if r.role is Role.LEADER:
                 attempted = True
                 try:
                     outcome = await asyncio.wait_for(
-                        asyncio.shield(self._propose_local(command, fw=fw)), remaining
+                        asyncio.shield(self._propose_local(command, fw=fw, writer=fw.token)),
+                        remaining,
                     )
                 except LeadershipLost:
                     continue
@@ -1003,7 +1049,7 @@ class Node:
                     break
                 # Leading now, but a leader before us may have proposed our command
                 # when we forwarded it: its word of the index makes that entry ours.
-                self._note_forwarded(cid, fw)
+                self._note_forwarded(fw)
                 return outcome_reply(fw.label(outcome))
             leader = r.leader
             if leader is None or leader == self.node_id:
@@ -1024,9 +1070,9 @@ class Node:
                     continue
                 return error_reply(str(error.get("code")), str(error.get("message")))
             assert reply.outcome is not None
-            outcome = fw.label(Outcome.from_dict(reply.outcome))
+            # Applied here too before answering: our apply names the entry's writer.
             await self.wait_applied(reply.index, constants.APPLY_WAIT_S)
-            return outcome_reply(outcome)
+            return outcome_reply(fw.label(Outcome.from_dict(reply.outcome)))
         if not attempted or not self.in_quorum():
             return error_reply(
                 "no_quorum",
@@ -1041,10 +1087,10 @@ class Node:
             id=command["id"],
         )
 
-    def _note_forwarded(self, cid: str, fw: Forwarding) -> None:
-        """Read a leader's word of the index of our forwarded ``cid`` that came after
+    def _note_forwarded(self, fw: Forwarding) -> None:
+        """Read a leader's word of the index of our forwarded command that came after
         the forward stopped waiting for it."""
-        fut = self._forwards.get(cid)
+        fut = self._forwards.get(fw.req_id)
         if fut is not None:
             fw.note(fut)
 
@@ -1062,14 +1108,14 @@ class Node:
         before, and with an error when it cannot propose.
         """
         assert self.transport is not None
-        cid = str(command["id"])
-        fut = self._forwards.get(cid)
+        req_id = fw.req_id
+        fut = self._forwards.get(req_id)
         if fut is not None and fut.done():
             fw.note(fut)  # a reply that came after our last try gave up waiting
         if fut is None or fut.done():
             fut = asyncio.get_running_loop().create_future()
-            self._forwards[cid] = fut
-        request = schema.ForwardRequest(req_id=cid, origin=self.node_id, command=command)
+            self._forwards[req_id] = fut
+        request = schema.ForwardRequest(req_id=req_id, origin=self.node_id, command=command)
         self.transport.send(leader, request)
         if self._leader_news is None:
             self._leader_news = asyncio.get_running_loop().create_future()
@@ -1089,17 +1135,19 @@ class Node:
                 # The index first: when messages come in a batch, the apply of our entry
                 # can be done by the time this runs, with the leader's word still unread.
                 fw.note(fut)
-                if fw.applied.done() and not fw.applied.cancelled():
-                    applied = fw.applied.result()
-                    if asked or applied.index in fw.proposed:
+                applied_here = fw.applied.done() and not fw.applied.cancelled()
+                first = fw.applied.result() if applied_here else None
+                if first is not None and first.outcome is not None:
+                    applied = first.outcome
+                    if asked or first.writer is not None or applied.index in fw.proposed:
                         return fw.label(applied)
-                    # Applied at an index the leader never named to us: a replay of an
-                    # older entry, or ours with the leader's word lost on the way (a
-                    # link cut). The leader names its proposals for us again (or
-                    # answers in full: not ours); with no answer, it counts as a replay.
+                    # Applied at an index the leader never named to us, writer unknown:
+                    # a replay of an older entry, or ours with the leader's word lost on
+                    # the way (a link cut). The leader names its proposals for us again
+                    # (or answers in full: not ours); with no answer, it counts as a replay.
                     asked = True
                     fut = asyncio.get_running_loop().create_future()
-                    self._forwards[cid] = fut
+                    self._forwards[req_id] = fut
                     self.transport.send(leader, request)
                     continue
                 if news.done() or not fut.done() or fut.cancelled():
@@ -1111,7 +1159,7 @@ class Node:
         finally:
             if fut.done() or fw.applied.done():
                 # A reply still on its way finds no one waiting and is ignored.
-                self._forwards.pop(cid, None)
+                self._forwards.pop(req_id, None)
 
     def _on_forward(self, request: schema.ForwardRequest) -> None:
         assert self.replica is not None and self.transport is not None
@@ -1123,14 +1171,15 @@ class Node:
             return
         cid = str(request.command["id"])
         mine = self._proposer.get(cid)
-        if mine is not None and mine[0] == origin:
+        if mine is not None and mine[:2] == (origin, request.req_id):
             # Its entry, proposed for it before: the origin may have lost that word.
-            transport.send(origin, schema.ForwardReply.proposed(cid, mine[1]))
+            transport.send(origin, schema.ForwardReply.proposed(request.req_id, mine[2]))
         before = cid in self._waiters
-        fut = self._propose_local(request.command)
+        writer = submit_token(request.req_id, cid)
+        fut = self._propose_local(request.command, writer=writer)
         fresh = not before and not fut.done()
         if fresh:
-            self._proposed_for[cid] = origin  # told the index once proposed
+            self._proposed_for[cid] = (origin, request.req_id)  # told the index once proposed
 
         def answer(done: asyncio.Future[Outcome]) -> None:
             if done.cancelled():

@@ -42,6 +42,9 @@ class Applied:
 
     entry: Entry
     outcome: Outcome | None
+    # The device the command was submitted through, when this entry is the id's
+    # first application (a replay's entry applies the first outcome again).
+    writer: str | None = None
 
 
 SNAPSHOT_CODEC_V1 = b"z1"  # zlib over the ledger's canonical JSON; a day's state shrinks ~10x
@@ -67,8 +70,8 @@ def decode_snapshot(data: bytes) -> tuple[LedgerState, Roster]:
     return LedgerState.restore(body[4 + size :]), roster
 
 
-def _apply_entry(ledger: LedgerState, roster: Roster, entry: Entry) -> Outcome | None:
-    """Apply one committed Raft entry; None for entries that carry no ledger command."""
+def _apply_entry(ledger: LedgerState, roster: Roster, entry: Entry) -> Applied:
+    """Apply one committed Raft entry (no outcome for entries without a ledger command)."""
     if entry.kind is not EntryKind.NORMAL or not entry.data or is_record(entry.data):
         # Membership changes, roster records and a new leader's empty entry still move
         # the ledger's applied index, identically on every node, so state hashes stay
@@ -80,14 +83,15 @@ def _apply_entry(ledger: LedgerState, roster: Roster, entry: Entry) -> Outcome |
             elif roster.apply(record):
                 log.warning("roster changed", extra={"index": entry.index, **record})
         ledger.applied_index = max(ledger.applied_index, entry.index)
-        return None
+        return Applied(entry, None)
     try:
         payload = decode_payload(entry.data, index=entry.index, term=entry.term)
     except ValueError:
         log.error("committed entry is not a ledger command", extra={"index": entry.index})
         ledger.applied_index = max(ledger.applied_index, entry.index)
-        return None
-    return apply(ledger, payload)
+        return Applied(entry, None)
+    outcome = apply(ledger, payload)
+    return Applied(entry, outcome, None if outcome.duplicate else payload.writer)
 
 
 _LEADER_MESSAGES = frozenset({MessageType.APPEND, MessageType.HEARTBEAT, MessageType.SNAPSHOT})
@@ -272,7 +276,7 @@ class Replica:
         for entry in rd.committed_entries:
             if entry.index <= self.ledger.applied_index:
                 continue
-            applied.append(Applied(entry, _apply_entry(self.ledger, self.roster, entry)))
+            applied.append(_apply_entry(self.ledger, self.roster, entry))
         self.raw.advance(rd)
         self._note_recovery()
         try:

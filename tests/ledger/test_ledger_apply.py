@@ -83,6 +83,19 @@ def test_payload_round_trip() -> None:
         decode_payload(b"[1,2]", index=1)
 
 
+def test_a_payloads_writer_travels_and_changes_nothing_applied() -> None:
+    command = {"type": "clock_in", "id": "a", "by": "s-ana"}
+    named = decode_payload(encode_payload(1234, command, "9f3a01bc"), index=7, term=2)
+    assert named.writer == "9f3a01bc"
+    assert decode_payload(encode_payload(1234, command), index=7, term=2).writer is None
+    odd = decode_payload(b'{"t":1234,"c":{"type":"clock_in","id":"a"},"w":5}', index=7)
+    assert odd.writer is None  # not ours to trust: nothing names a writer
+    plain, other = LedgerState(), LedgerState()
+    apply(plain, decode_payload(encode_payload(1234, command), index=1))
+    apply(other, decode_payload(encode_payload(1234, command, "9f3a01bc"), index=1))
+    assert plain.state_hash() == other.state_hash()
+
+
 def test_an_empty_state_hash_is_stable() -> None:
     assert LedgerState().state_hash() == LedgerState().state_hash()
 

@@ -163,6 +163,38 @@ def test_a_follower_that_lost_the_leaders_index_asks_and_answers_as_the_first(
         node.stop()
 
 
+def test_a_follower_that_hears_no_word_from_the_leader_knows_its_entries_by_their_writer(
+    tmp_path: Path, reaper: ProcessReaper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every reply of the leader lost on the way: the follower knows its own entry by
+    the token of its submit that the entry carries, and answers as the first; a
+    replay of the same id through it answers as one, from its apply."""
+    site = Cluster(tmp_path / "s", reaper, nodes=3)
+    first, second, here = site.names
+    site.start([first, second])
+    leader = site.leader(among=[first, second])
+    real_dispatch = Node._dispatch
+    lost: list[str] = []
+
+    def dispatch(self: Node, peer: str, message: schema.WireMessage) -> None:
+        if isinstance(message, schema.ForwardReply):
+            lost.append(message.req_id)
+            return
+        real_dispatch(self, peer, message)
+
+    # Only the node embedded in this process is patched; the others are processes.
+    monkeypatch.setattr(Node, "_dispatch", dispatch)
+    node = EmbeddedNode(site.data(here))
+    client = node.start()
+    try:
+        check = answered_as_first(client, leader, rounds=5)
+        assert len(lost) >= 6, lost
+        other = first if leader == second else second
+        ack_then_replay(site.client(other), client, check, rounds=3)
+    finally:
+        node.stop()
+
+
 def test_a_follower_that_never_sees_its_command_applied_still_answers(
     tmp_path: Path, reaper: ProcessReaper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -280,7 +312,7 @@ def test_a_follower_elected_after_the_leader_proposed_its_command_answers_as_the
         hold_acks.set()
         await real_forward(self, to, command, 0.0, fw)  # sent; gave up waiting at once
         for _ in range(1000):  # the leader's word of the index, read by no one yet
-            said = self._forwards.get(str(command["id"]))
+            said = self._forwards.get(fw.req_id)
             if said is not None and said.done():
                 break
             await asyncio.sleep(0.01)
