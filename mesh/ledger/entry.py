@@ -3,9 +3,9 @@
 The leader stamps each command with its clock (integer ms since the epoch, UTC)
 before proposing it; the stamp travels inside the Raft entry's data, encoded by
 ``encode_payload``. Every node decodes the same bytes with ``decode_payload``
-and so applies the same command at the same time. The payload also names the
-device the command was submitted through (its ``writer``), which no rule reads:
-it lets that device tell its own submit's entry from a replay's.
+and so applies the same command at the same time. The payload also carries the
+token of the submit that wrote it (its ``writer``), which no rule reads: it lets
+the node of that submit tell its own entry from a replay's.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class LedgerEntry:
     time_ms: int
     command: Any  # the JSON-able command dict, validated inside apply
     term: int = 0
-    writer: str | None = None  # the device the command was submitted through, if named
+    writer: str | None = None  # the token of the submit that wrote it, if named
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,8 +69,8 @@ _PAYLOAD_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensur
 
 
 def encode_payload(time_ms: int, command: dict[str, Any], writer: str | None = None) -> bytes:
-    """The bytes the leader proposes for ``command`` stamped at ``time_ms``, submitted
-    through the device ``writer``."""
+    """The bytes the leader proposes for ``command`` stamped at ``time_ms``, written
+    for the submit whose token is ``writer``."""
     body: dict[str, Any] = {"t": time_ms, "c": command}
     if writer is not None:
         body["w"] = writer

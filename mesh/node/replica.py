@@ -42,7 +42,7 @@ class Applied:
 
     entry: Entry
     outcome: Outcome | None
-    # The device the command was submitted through, when this entry is the id's
+    # The token of the submit that wrote the entry, when it is the id's
     # first application (a replay's entry applies the first outcome again).
     writer: str | None = None
 

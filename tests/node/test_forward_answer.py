@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,17 +151,8 @@ def test_a_follower_that_lost_the_leaders_index_asks_and_answers_as_the_first(
             return
         real_dispatch(self, peer, message)
 
-    # Only the node embedded in this process is patched; the others are processes.
-    monkeypatch.setattr(Node, "_dispatch", dispatch)
-    node = EmbeddedNode(site.data(here))
-    client = node.start()
-    try:
-        check = answered_as_first(client, leader, rounds=5)
-        assert len(dropped) == 6, dropped
-        # A replay through this follower still answers as one.
-        ack_then_replay(site.client(first), client, check, rounds=3)
-    finally:
-        node.stop()
+    check = first_answers_then_replays(site, here, leader, dispatch, monkeypatch)
+    assert len(dropped) == 6, (dropped, check)
 
 
 def test_a_follower_that_hears_no_word_from_the_leader_knows_its_entries_by_their_writer(
@@ -182,15 +174,29 @@ def test_a_follower_that_hears_no_word_from_the_leader_knows_its_entries_by_thei
             return
         real_dispatch(self, peer, message)
 
-    # Only the node embedded in this process is patched; the others are processes.
+    check = first_answers_then_replays(site, here, leader, dispatch, monkeypatch)
+    assert len(lost) >= 6, (lost, check)
+
+
+def first_answers_then_replays(
+    site: Cluster,
+    here: str,
+    leader: str,
+    dispatch: Callable[[Node, str, schema.WireMessage], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """Node ``here``, embedded in this process with ``dispatch`` for its messages (the
+    others are processes): five items through it each answered as the first, then
+    three acknowledged through another node and replayed through it, each answered as
+    a duplicate; the check's ID."""
     monkeypatch.setattr(Node, "_dispatch", dispatch)
     node = EmbeddedNode(site.data(here))
     client = node.start()
     try:
         check = answered_as_first(client, leader, rounds=5)
-        assert len(lost) >= 6, lost
-        other = first if leader == second else second
+        other = next(n for n in site.names if n not in (here, leader))
         ack_then_replay(site.client(other), client, check, rounds=3)
+        return check
     finally:
         node.stop()
 
