@@ -116,7 +116,7 @@ class Forwarding:
                 self.proposed.add(said.index)  # proposed for us: our apply answers
 
     def written_by(self, outcome: Outcome) -> str | None:
-        """The device ``outcome``'s entry was submitted through, when known here."""
+        """The token of the submit that wrote ``outcome``'s entry, when known here."""
         if self.applied.done() and not self.applied.cancelled():
             first = self.applied.result()
             if first.outcome is not None and first.outcome.index == outcome.index:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from mesh.client.api import ClientError, ControlClient, EmbeddedNode, LocalClient
+from mesh.ledger.entry import LedgerEntry, decode_payload
 from mesh.net import schema
 from mesh.node.node import Forwarding, Node
 from mesh.node.replica import Applied, Replica, WritePlan
@@ -127,32 +129,41 @@ def test_a_follower_that_reads_the_leaders_index_after_its_apply_answers_as_the_
         node.stop()
 
 
-def test_a_follower_that_lost_the_leaders_index_asks_and_answers_as_the_first(
-    tmp_path: Path, reaper: ProcessReaper, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("writer", ["named", "unknown"])
+def test_a_follower_that_lost_the_leaders_index_answers_as_the_first(
+    tmp_path: Path, reaper: ProcessReaper, monkeypatch: pytest.MonkeyPatch, writer: str
 ) -> None:
     """The leader's "proposed at" lost on the way (a link cut just then): the follower
-    applies an entry of its command's id at an index no one named to it. It asks; the
-    leader names its own proposal for it, and the submit answers as the first."""
+    applies an entry of its command's id at an index no one named to it. Named by its
+    writer, the entry is known for the submit's own at once. With the writer unknown
+    (as for an entry written before entries named one), the follower asks; the leader
+    names its own proposal for it again, and the submit answers as the first."""
     site = Cluster(tmp_path / "s", reaper, nodes=3)
     first, second, here = site.names
     site.start([first, second])
     leader = site.leader(among=[first, second])
     real_dispatch = Node._dispatch
     dropped: set[str] = set()
+    named_again: set[str] = set()  # the leader's word heard after it was lost: asked for
 
     def dispatch(self: Node, peer: str, message: schema.WireMessage) -> None:
-        if (
-            isinstance(message, schema.ForwardReply)
-            and message.ok
-            and message.outcome is None
-            and message.req_id not in dropped
-        ):
-            dropped.add(message.req_id)  # the first word of each command's index is lost
-            return
+        if isinstance(message, schema.ForwardReply) and message.ok and message.outcome is None:
+            if message.req_id not in dropped:
+                dropped.add(message.req_id)  # the first word of each command's index is lost
+                return
+            named_again.add(message.req_id)
         real_dispatch(self, peer, message)
 
+    if writer == "unknown":
+
+        def decode_unnamed(data: bytes, *, index: int, term: int = 0) -> LedgerEntry:
+            return dataclasses.replace(decode_payload(data, index=index, term=term), writer=None)
+
+        # Only this process's node reads its entries without their writer.
+        monkeypatch.setattr("mesh.node.replica.decode_payload", decode_unnamed)
     check = first_answers_then_replays(site, here, leader, dispatch, monkeypatch)
     assert len(dropped) == 6, (dropped, check)
+    assert named_again == (dropped if writer == "unknown" else set()), (named_again, dropped)
 
 
 def test_a_follower_that_hears_no_word_from_the_leader_knows_its_entries_by_their_writer(
