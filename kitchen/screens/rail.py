@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from itertools import zip_longest
 from math import floor
+from typing import Any
 
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
@@ -223,11 +224,7 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
             card.position = i
             card.width = width
         if wanted != self._shown:
-            box.clear_widgets()
-            for card in wanted:
-                if card.parent is not None:
-                    card.parent.remove_widget(card)
-                box.add_widget(card)
+            self._place_cards(box, wanted)
             self._shown = wanted
         self._paint_gaps()
         kept = self._kept()
@@ -238,6 +235,28 @@ class RailScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
             self._build_event()
         elif len(self._pool) < SPARE_CARDS:
             self._spare_event()
+
+    def _place_cards(self, box: Any, wanted: list[TicketCard]) -> None:
+        """The box's cards become ``wanted``, in that order, moving as few as it can.
+
+        A bump takes one card out and brings one in; the others keep their order. Those
+        stay in the box: taking every card out and adding it again cost each of them its
+        removal and insertion (its canvas too), on the UI thread, in the bump's frame.
+        """
+        staying = [c for c in self._shown if c in wanted]
+        if [c for c in wanted if c in staying] != staying:  # reordered: build the row anew
+            staying = []
+            box.clear_widgets()
+        # By the box's own list: ``ids`` gives the box as a weak proxy, never ``is`` a parent.
+        for card in [c for c in box.children if c not in staying]:
+            box.remove_widget(card)
+        for i, card in enumerate(wanted):
+            if card in staying:
+                continue
+            if card.parent is not None:
+                card.parent.remove_widget(card)
+            # Kivy keeps children last-drawn first: the i-th from the left is len - i.
+            box.add_widget(card, index=len(box.children) - i)
 
     def _reclip(self) -> None:
         for card in self._shown:

@@ -414,7 +414,9 @@ def main() -> int:
                 ]
                 for tid in rail.order()
             },
-            "shown": [card_state(c) for c in rail.visible()],
+            # The cards in the window, left to right: what the box holds, not what the rail
+            # believes it shows (a card left behind in the box would be drawn).
+            "shown": [card_state(c) for c in reversed(rail.ids.cards.children)],
             "all_day": list(app.all_day.rows),
             "recall": [r["ticket_id"] for r in app.recall_screen.rows],
             "refires": {tid: views[tid].refire_reason for tid in rail.order() if views[tid].refire},

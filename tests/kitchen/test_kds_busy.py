@@ -103,6 +103,10 @@ def test_sixty_open_tickets_page_and_bump_by_key(
     state = grill.wait_for("the keyed bump", lambda s: target not in s["order"], 15)
     # The cards moved under the numbers; each number is still over the ticket it bumps.
     assert [n["over"] for n in state["numbers"]] == [c["id"] for c in state["shown"]]
+    # The page holds the next tickets in order, and nothing else (the bumped one's card
+    # is gone from it, not only from the list).
+    cols = len(state["numbers"])
+    assert [c["id"] for c in state["shown"]] == state["order"][cols : 2 * cols], state["shown"]
     assert target not in [t["id"] for t in terminal.tickets(station="grill")["tickets"]]
     grill.do("key", key=KEY_LEFT)
     state = grill.wait_for("page 1", lambda s: s["page_text"].endswith("page 1/10"), 5)
