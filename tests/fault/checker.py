@@ -229,8 +229,12 @@ def check_kitchen(v: Verdict, ops: list[Op], final: NodeState) -> None:
 
 
 def check_replays(v: Verdict, ops: list[Op]) -> None:
-    """A replay of an acknowledged id must answer the first outcome, marked duplicate."""
+    """A replay of an acknowledged id must answer the first outcome, marked duplicate;
+    a command sent once must not be answered as a replay."""
     first = {op.cid: op for op in ops if op.kind != "replay" and op.result == OK}
+    for op in first.values():
+        if op.attempts == 1 and op.reply.get("duplicate"):
+            v.add("replay", f"{op.cid}, sent once, was answered as a duplicate")
     for op in ops:
         if op.kind != "replay" or op.result != OK:
             continue

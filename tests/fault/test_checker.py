@@ -278,6 +278,16 @@ def test_a_replay_that_is_not_a_duplicate_fails_the_run() -> None:
     assert "replay" in check_run(ops, finals).counts
 
 
+def test_a_command_sent_once_and_answered_as_a_duplicate_fails_the_run() -> None:
+    ops, finals = clean_run()
+    sent = next(o for o in ops if o.result == OK)
+    sent.attempts = 2  # a retry may be told its first try was applied
+    sent.reply = {**sent.reply, "duplicate": True}
+    assert check_run(ops, finals).ok
+    sent.attempts = 1
+    assert "replay" in check_run(ops, finals).counts
+
+
 def test_an_acknowledged_bump_that_did_not_stick_fails_the_run() -> None:
     ops, finals = clean_run()
     finals[2].tickets[0]["status"] = "open"
