@@ -42,6 +42,7 @@ BENCHMARKS: dict[str, float] = {
     "peers": 900,
     "sync": 600,
     "kitchen": 600,
+    "kitchen_rail": 300,
     "terminal": 600,
 }
 FULL_FLAG = {"peers": ["--full"]}  # the others run full when not given --quick
