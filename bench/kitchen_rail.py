@@ -91,7 +91,7 @@ def inner(bumps: int, width: int, height: int) -> int:
     # The feed would ask a node; here the lists come from the bench, on the UI thread.
     app.feed.start = lambda: None
     app.feed.stop = lambda: None
-    status = {"ok": True, "dot": "green", "role": "follower"}
+    status = {"ok": True, "dot": "green", "role": "follower", "in_quorum": True}
     tickets = [ticket() for _ in range(OPEN_TICKETS)]
     got: dict[str, list[float]] = {k: [] for k in (*PARTS, "kpx", "copies")}
     state: dict[str, Any] = {"frames": 0, "bumps": 0, "apply_ms": None, "drawn_at": 0.0,
