@@ -127,6 +127,9 @@ def inner(bumps: int, width: int, height: int) -> int:
         if not state["bumping"]:
             if state["frames"] == 1:
                 app.apply(Snapshot(status=status, tickets=list(tickets), fetched=True))
+            elif app.banner:  # a screen cut off is not the one a cook works with
+                print(json.dumps({"error": f"the screen shows a banner: {app.banner}"}), flush=True)
+                app.stop()
             elif state["frames"] > SETTLE_FRAMES and app.partial.active:
                 Window.flip = timed_flip(Window.flip)
                 state.update(bumping=True, frames=0, copies=app.partial.stats.copies)
