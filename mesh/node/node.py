@@ -62,6 +62,12 @@ Listener = Callable[[int], None]
 
 PROPOSERS_KEPT = 4_096  # forwarded proposals a leader can name again to their follower
 TOKEN_MARK = "/"  # in a forward's request id, between the command id and the submit's token
+TOKEN_BYTES = 4  # a submit's token: random, as hex
+
+
+def forward_req_id(cid: str, token: str) -> str:
+    """The id of the forwards of the submit with ``token`` of command ``cid``."""
+    return f"{cid}{TOKEN_MARK}{token}"
 
 
 def submit_token(req_id: str, cid: str) -> str | None:
@@ -100,13 +106,13 @@ class Forwarding:
 
     cid: str
     applied: asyncio.Future[Applied]  # this node's first apply of the command id
-    token: str = field(default_factory=lambda: secrets.token_hex(4))
+    token: str = field(default_factory=lambda: secrets.token_hex(TOKEN_BYTES))
     proposed: set[int] = field(default_factory=set)
 
     @property
     def req_id(self) -> str:
         """The id of this submit's forwards: the command id, then its token."""
-        return f"{self.cid}{TOKEN_MARK}{self.token}"
+        return forward_req_id(self.cid, self.token)
 
     def note(self, reply: asyncio.Future[schema.ForwardReply]) -> None:
         """Remember the index the leader proposed our command at, if that is its reply."""
@@ -989,8 +995,9 @@ class Node:
             return error_reply("forbidden", "system actors (@...) cannot be used by a client")
         command = self.prepare(command)
         try:
-            probe = Forwarding(str(command["id"]), asyncio.get_running_loop().create_future())
-            schema.ForwardRequest(req_id=probe.req_id, origin=self.node_id, command=command)
+            # As it will be forwarded: a request id with a token of the same length.
+            req_id = forward_req_id(str(command["id"]), "0" * 2 * TOKEN_BYTES)
+            schema.ForwardRequest(req_id=req_id, origin=self.node_id, command=command)
         except schema.SchemaError as exc:
             return error_reply("invalid", f"command cannot be sent: {exc}")
         budget = constants.SUBMIT_TIMEOUT_S if timeout is None else timeout
