@@ -11,6 +11,9 @@ gets one JSON line per step: how many cards were copied, and how many pixels dif
 2. A marker is put where card C will go, then C moves there: the copy would paint
    over the marker, so C must be drawn, not copied.
 3. Card D moves by a whole column, nothing in the way: copied.
+4. In card E, large enough that a pass over it clears only the rows where something
+   drew last frame, a band moves down: the rows it left must be cleared too.
+5. Card E goes, nothing in its place: every row it drew on must be cleared.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-W, H = 640, 300
+W, H = 1000, 300
 
 
 def main() -> int:
@@ -62,6 +65,15 @@ def main() -> int:
             Rectangle(pos=mark.pos, size=mark.size)
         return mark
 
+    def big_card() -> tuple[Any, Any]:
+        box = RelativeLayout(size_hint=(None, None), pos=(660, 20), size=(300, 260))
+        with box.canvas:
+            Color(0.7, 0.2, 0.2, 1)
+            Rectangle(pos=(0, 220), size=(300, 40))
+            Color(0.9, 0.9, 0.3, 1)
+            band = Rectangle(pos=(0, 170), size=(300, 40))
+        return box, band
+
     lines: list[str] = []
 
     class Scene(App):  # type: ignore[misc]  # Kivy ships no type hints
@@ -72,10 +84,11 @@ def main() -> int:
             self.root_box = root = FloatLayout()
             self.a, self.b = card(10, (0.2, 0.4, 0.8)), card(120, (0.2, 0.7, 0.3))
             self.c, self.d = card(400, (0.8, 0.6, 0.1)), card(520, (0.6, 0.2, 0.6))
-            for box in (self.a, self.b, self.c, self.d):
+            self.e, self.band = big_card()
+            for box in (self.a, self.b, self.c, self.d, self.e):
                 root.add_widget(box)
             self.steps = [self.step_gone_and_moved, self.step_marker, self.step_blocked,
-                          self.step_free]  # fmt: skip
+                          self.step_free, self.step_band_moved, self.step_big_gone]  # fmt: skip
             self.reading = False
             Clock.schedule_interval(self.tick, 0.1)
             return root
@@ -97,6 +110,14 @@ def main() -> int:
             self.d.x = 120  # where B was: nothing there now
             return True
 
+        def step_band_moved(self) -> bool:
+            self.band.pos = (0, 0)  # rows 190-230 of the window left, 20-60 drawn
+            return True
+
+        def step_big_gone(self) -> bool:
+            self.root_box.remove_widget(self.e)
+            return True
+
         def tick(self, _dt: float) -> bool:
             if not self.partial.active or Window.canvas.needs_redraw:
                 return True  # the probe's frames first; then one step a drawn frame
@@ -108,6 +129,7 @@ def main() -> int:
                 self.stop()
                 return False
             self.copies = self.partial.stats.copies
+            self.cleared = self.partial.stats.cleared
             self.reading = self.steps.pop(0)()
             return True
 
@@ -121,7 +143,9 @@ def main() -> int:
             Window.dispatch("on_flip")
             differ = sum(shown[i : i + 3] != full[i : i + 3] for i in range(0, len(full), 3))
             copied = self.partial.stats.copies - self.copies
-            lines.append(json.dumps({"copied": copied, "differ": differ, "partial": partial}))
+            cleared = self.partial.stats.cleared - self.cleared
+            lines.append(json.dumps({"copied": copied, "differ": differ, "partial": partial,
+                                     "cleared_px": cleared}))  # fmt: skip
 
     Scene().run()
     return 0
