@@ -92,8 +92,6 @@ FULL_SHARE = 0.85  # a damaged box this share of the window or more: draw it all
 MARGIN = 2  # px around every shape: anti-aliased edges and rounding
 PASS_PX = 150_000  # what a drawing pass of its own costs, in pixels drawn
 CLEAR_PARTS_PX = 60_000  # a pass this large clears only where anything drew last frame
-CLEAR_MERGE_PX = 4_000  # what one more clear costs, in pixels cleared
-MAX_CLEARS = 12
 MAX_PASSES = 3
 # Shapes bounded by their pos and size; everything else that draws gives a full frame.
 BOXED = (Rectangle, BorderImage, Ellipse, RoundedRectangle)
@@ -219,15 +217,12 @@ def _area(b: Box) -> int:
     return max(0, b[2] - b[0]) * max(0, b[3] - b[1])
 
 
-def plan_passes(
-    boxes: list[Box], size: tuple[int, int], pass_px: int = PASS_PX, most: int = MAX_PASSES
-) -> list[Box]:
+def plan_passes(boxes: list[Box], size: tuple[int, int]) -> list[Box]:
     """Few boxes that cover ``boxes`` inside the window: one drawing pass each.
 
     A pass draws every instruction again (inside its scissor), so two boxes become
-    one when the pixels that adds cost less than a pass (``pass_px``), and never more
-    than ``most`` are drawn. Passes may overlap: each clears what it draws. (The clears
-    of a pass's parts are planned the same way, a clear costing far less than a pass.)
+    one when the pixels that adds cost less than a pass (``PASS_PX``), and never more
+    than ``MAX_PASSES`` are drawn. Passes may overlap: each clears what it draws.
     """
     w, h = size
     rects: list[Box] = []
@@ -244,7 +239,7 @@ def plan_passes(
         for i, r in enumerate(rects):
             u = _span(r, box)
             cost = _area(u) - _area(r) - _area(box)
-            if cost <= pass_px and (best is None or cost < best[0]):
+            if cost <= PASS_PX and (best is None or cost < best[0]):
                 best = (cost, i, u)
         if best is None:
             rects.append(box)
@@ -256,7 +251,7 @@ def plan_passes(
             for i in range(len(rects))
             for j in range(i + 1, len(rects))
         )
-        if cost > pass_px and len(rects) <= most:
+        if cost > PASS_PX and len(rects) <= MAX_PASSES:
             break
         rects[i] = _span(rects[i], rects[j])
         del rects[j]
@@ -370,14 +365,19 @@ class Damage:
         if self._then is None:
             self._then = self._last_frame()
         x0, y0, x1, y1 = box
-        parts: list[Box] = []
+        tall: list[Box] = []  # the rail's strips between columns: cleared on their own
+        rows: list[tuple[int, int]] = []  # the rest: in bands of the box's whole width
         for b in self._removed_pixels + [
             b for _wid, hull, boxes in self._then if _overlaps(hull, box) for b in boxes
         ]:
-            if _overlaps(b, box):
-                parts.append((max(x0, b[0] - MARGIN), max(y0, b[1] - MARGIN),
-                              min(x1, b[2] + MARGIN), min(y1, b[3] + MARGIN)))  # fmt: skip
-        return plan_passes(parts, (x1, y1), CLEAR_MERGE_PX, MAX_CLEARS)
+            if not _overlaps(b, box):
+                continue
+            if 2 * (b[3] - b[1]) > y1 - y0:
+                tall.append((max(x0, b[0] - MARGIN), max(y0, b[1] - MARGIN),
+                             min(x1, b[2] + MARGIN), min(y1, b[3] + MARGIN)))  # fmt: skip
+            else:
+                rows.append((b[1], b[3]))
+        return tall + _row_bands(box, rows)
 
     def _last_frame(self) -> list[_Pixels]:
         """What each widget drew last frame, in whole pixels."""
@@ -680,7 +680,6 @@ def _bands(move: Move, then: list[_Pixels], removed: list[Box]) -> list[Box]:
     """The parts of a move's box to copy: every row where it drew last frame, or where
     anything drew last frame in the place it goes to (padded by ``MARGIN``). Elsewhere
     both are the clear colour, and the copy would write the pixels already there."""
-    x0, y0, x1, y1 = move.src
     dst, dy = move.dst, move.dy
     rows: list[tuple[int, int]] = []
     for _wid, hull, boxes in then:
@@ -688,11 +687,18 @@ def _bands(move: Move, then: list[_Pixels], removed: list[Box]) -> list[Box]:
             if _overlaps(hull, box):
                 rows += [(b[1] - shift, b[3] - shift) for b in boxes if _overlaps(b, box)]
     rows += [(b[1] - dy, b[3] - dy) for b in removed if _overlaps(b, dst)]
+    return _row_bands(move.src, rows)
+
+
+def _row_bands(box: Box, rows: list[tuple[int, int]]) -> list[Box]:
+    """Bands of ``box``, its whole width, over the given rows (padded by ``MARGIN``);
+    gaps shorter than ``BAND_GAP`` are taken in with their neighbours."""
+    x0, y0, x1, y1 = box
     bands: list[Box] = []
     for lo, hi in sorted((max(y0, lo - MARGIN), min(y1, hi + MARGIN)) for lo, hi in rows):
         if hi <= lo:
             continue
-        if bands and lo - bands[-1][3] < BAND_GAP:  # a short gap: copied with the band
+        if bands and lo - bands[-1][3] < BAND_GAP:  # a short gap: taken in with the band
             last = bands[-1]
             bands[-1] = (x0, last[1], x1, max(last[3], hi))
         elif not bands and lo - y0 < BAND_GAP:
