@@ -93,9 +93,9 @@ def inner(bumps: int, width: int, height: int) -> int:
     app.feed.stop = lambda: None
     status = {"ok": True, "dot": "green", "role": "follower", "in_quorum": True}
     tickets = [ticket() for _ in range(OPEN_TICKETS)]
-    got: dict[str, list[float]] = {k: [] for k in (*PARTS, "kpx", "copies", "cleared_kpx")}
+    got: dict[str, list[float]] = {k: [] for k in (*PARTS, "kpx", "copies")}
     state: dict[str, Any] = {"frames": 0, "bumps": 0, "apply_ms": None, "drawn_at": 0.0,
-                             "copies": 0, "cleared": 0, "bumping": False}  # fmt: skip
+                             "copies": 0, "bumping": False}  # fmt: skip
 
     def on_draw(*_: Any) -> None:
         state["drawn_at"] = time.perf_counter()
@@ -118,8 +118,6 @@ def inner(bumps: int, width: int, height: int) -> int:
             got["kpx"].append(px / 1000)
             got["copies"].append(app.partial.stats.copies - state["copies"])
             state["copies"] = app.partial.stats.copies
-            got["cleared_kpx"].append((app.partial.stats.cleared - state["cleared"]) / 1000)
-            state["cleared"] = app.partial.stats.cleared
             state["apply_ms"] = None
 
         return flip
@@ -134,8 +132,7 @@ def inner(bumps: int, width: int, height: int) -> int:
                 app.stop()
             elif state["frames"] > SETTLE_FRAMES and app.partial.active:
                 Window.flip = timed_flip(Window.flip)
-                state.update(bumping=True, frames=0, copies=app.partial.stats.copies,
-                             cleared=app.partial.stats.cleared)  # fmt: skip
+                state.update(bumping=True, frames=0, copies=app.partial.stats.copies)
             elif state["frames"] > 20 * SETTLE_FRAMES:
                 print(json.dumps({"error": "frames never drawn in part"}), flush=True)
                 app.stop()
@@ -221,7 +218,6 @@ def main() -> int:
         "load_average": os.getloadavg()[0],
         "ms": {part: figures(got[part]) for part in PARTS},
         "kpx_per_bump_p50": statistics.median(got["kpx"]),
-        "cleared_kpx_per_bump_p50": statistics.median(got["cleared_kpx"]),
         "frames": {"partial": got["partial_frames"], "whole": got["whole_frames"]},
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n")
@@ -230,8 +226,7 @@ def main() -> int:
     for part in PARTS:
         print(f"  {part:>5}: {summary(got[part])} ms")
     print(f"  target: total under 16.7 ms (one frame at 60 Hz); "
-          f"pixels drawn a bump frame p50 {statistics.median(got['kpx']):.0f} k "
-          f"(cleared {statistics.median(got['cleared_kpx']):.0f} k), "
+          f"pixels drawn a bump frame p50 {statistics.median(got['kpx']):.0f} k, "
           f"cards copied p50 {statistics.median(got['copies']):.0f}; "
           f"frames: {got['partial_frames']} in part, {got['whole_frames']} whole")  # fmt: skip
     return 0

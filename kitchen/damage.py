@@ -91,7 +91,6 @@ PROBES = 3  # swaps that must keep the marker pixel before frames are drawn in p
 FULL_SHARE = 0.85  # a damaged box this share of the window or more: draw it all
 MARGIN = 2  # px around every shape: anti-aliased edges and rounding
 PASS_PX = 150_000  # what a drawing pass of its own costs, in pixels drawn
-CLEAR_PARTS_PX = 60_000  # a pass this large clears only where anything drew last frame
 MAX_PASSES = 3
 # Shapes bounded by their pos and size; everything else that draws gives a full frame.
 BOXED = (Rectangle, BorderImage, Ellipse, RoundedRectangle)
@@ -207,7 +206,6 @@ class Stats:
     pixels: int = 0  # drawn by partial frames
     passes: int = 0  # drawing passes of partial frames (one per box)
     copies: int = 0  # widgets whose pixels were copied to where they moved, not drawn again
-    cleared: int = 0  # pixels partial frames cleared (in a large box, only where drawn on)
     walk_s: float = 0.0  # UI-thread time spent finding what changed
     walk_max_s: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
@@ -312,17 +310,10 @@ class Damage:
         self._removed_pixels: list[Box] = []  # where removed widgets put pixels last frame
         self._new: set[int] = set()  # widgets drawn for the first time: nothing was there
         self.copies: list[Move] = []  # to copy, in this order, before the frame is drawn
-        self._then: list[_Pixels] | None = None  # last frame's pixels, when reckoned
-        # Whether what is remembered is the whole of what the last frame left on screen:
-        # not after ``forget`` or a walk cut short, nor with instructions of the window's
-        # own, which no widget accounts for.
-        self._complete = False
-        self.trusted = False
 
     def forget(self) -> None:
         """The next frame is full: remember everything afresh from it."""
         self._drawn.clear()
-        self._complete = self.trusted = False
 
     def collect(self) -> list[Box]:
         """The damaged boxes (none: nothing changed), or FullFrame. Remembers this frame."""
@@ -330,13 +321,10 @@ class Damage:
         self._moves, self._before, self._removed, self.copies = [], {}, [], []
         self._removed_pixels = []
         self._new = set()
-        self._then = None
-        self.trusted, self._complete = self._complete, False
         canvas = win.canvas
         children = list(win.children)
         kids = {id(c.canvas) for c in children}
         own = [i for i in canvas.children if id(i) not in kids]
-        self.trusted = self.trusted and not own
         whole = None  # walk anyway: what each widget drew stays known for the next frame
         if canvas.needs_redraw and not any(c.canvas.needs_redraw for c in children):
             whole = "the window's canvas itself"
@@ -350,43 +338,9 @@ class Damage:
         self._drawn[0] = _Drawn(win, (0.0, 0.0), 1.0, ids, [])
         for child in children:
             damage += self._visit(child, 0.0, 0.0)
-        self._complete = True
         if whole is not None:
             raise FullFrame(whole, True)
         return damage + self._settle()
-
-    def to_clear(self, box: Box) -> list[Box] | None:
-        """The parts of a pass's box that may hold anything but the clear colour once the
-        copies are made: where any widget put pixels last frame, in a few boxes (None: all
-        of it). Elsewhere the clear colour is there already (most of a card's column), and
-        a clear inside a scissor costs the software renderer its pixels."""
-        if not self.trusted or any(_overlaps(m.dst, box) for m in self.copies):
-            return None
-        if self._then is None:
-            self._then = self._last_frame()
-        x0, y0, x1, y1 = box
-        tall: list[Box] = []  # the rail's strips between columns: cleared on their own
-        rows: list[tuple[int, int]] = []  # the rest: in bands of the box's whole width
-        for b in self._removed_pixels + [
-            b for _wid, hull, boxes in self._then if _overlaps(hull, box) for b in boxes
-        ]:
-            if not _overlaps(b, box):
-                continue
-            if 2 * (b[3] - b[1]) > y1 - y0:
-                tall.append((max(x0, b[0] - MARGIN), max(y0, b[1] - MARGIN),
-                             min(x1, b[2] + MARGIN), min(y1, b[3] + MARGIN)))  # fmt: skip
-            else:
-                rows.append((b[1], b[3]))
-        return tall + _row_bands(box, rows)
-
-    def _last_frame(self) -> list[_Pixels]:
-        """What each widget drew last frame, in whole pixels."""
-        then: list[_Pixels] = []
-        for wid, drawn in self._drawn.items():
-            before = [] if wid in self._new else self._before.get(wid, drawn.shapes)
-            if (was := _pixels(wid, before)) is not None:
-                then.append(was)
-        return then
 
     def _visit(self, w: Any, ox: float, oy: float) -> list[Box]:
         canvas = w.canvas
@@ -591,8 +545,6 @@ class Damage:
         for m in order:
             m.bands = _bands(m, then, self._removed_pixels)
         self.copies = order
-        if self._moves:
-            self._then = then
         covered = [m.dst for m in order]
         stale = [m.src for m in order]
         for box, exact in self._removed:
@@ -680,6 +632,7 @@ def _bands(move: Move, then: list[_Pixels], removed: list[Box]) -> list[Box]:
     """The parts of a move's box to copy: every row where it drew last frame, or where
     anything drew last frame in the place it goes to (padded by ``MARGIN``). Elsewhere
     both are the clear colour, and the copy would write the pixels already there."""
+    x0, y0, x1, y1 = move.src
     dst, dy = move.dst, move.dy
     rows: list[tuple[int, int]] = []
     for _wid, hull, boxes in then:
@@ -687,18 +640,11 @@ def _bands(move: Move, then: list[_Pixels], removed: list[Box]) -> list[Box]:
             if _overlaps(hull, box):
                 rows += [(b[1] - shift, b[3] - shift) for b in boxes if _overlaps(b, box)]
     rows += [(b[1] - dy, b[3] - dy) for b in removed if _overlaps(b, dst)]
-    return _row_bands(move.src, rows)
-
-
-def _row_bands(box: Box, rows: list[tuple[int, int]]) -> list[Box]:
-    """Bands of ``box``, its whole width, over the given rows (padded by ``MARGIN``);
-    gaps shorter than ``BAND_GAP`` are taken in with their neighbours."""
-    x0, y0, x1, y1 = box
     bands: list[Box] = []
     for lo, hi in sorted((max(y0, lo - MARGIN), min(y1, hi + MARGIN)) for lo, hi in rows):
         if hi <= lo:
             continue
-        if bands and lo - bands[-1][3] < BAND_GAP:  # a short gap: taken in with the band
+        if bands and lo - bands[-1][3] < BAND_GAP:  # a short gap: copied with the band
             last = bands[-1]
             bands[-1] = (x0, last[1], x1, max(last[3], hi))
         elif not bands and lo - y0 < BAND_GAP:
@@ -870,29 +816,21 @@ class PartialRedraw:
         w, h = self._size
         boxes = passes if passes is not None else [(0, 0, w, h)]
         boxes = boxes or [(0, 0, 0, 0)]  # only copies: Kivy's own pass draws nothing
+        clear = self._plain_clear if passes is None else self._colour_clear
         for box in boxes[1:]:  # passes of their own; Kivy draws the first after this clear
-            self._clear_pass(box, passes is None)
-            self.window.render_context.draw()
-        self._clear_pass(boxes[0], passes is None)  # the push keeps its scissor for the draw
-
-    def _clear_pass(self, box: Box, whole: bool) -> None:
-        """Clears a pass's box and leaves the scissor on it. A clear inside a scissor costs
-        the software renderer its pixels (a card's column, 300,000 of them: 1.6-1.7 ms), so
-        a pass clears the colour alone (Kivy's clear does the depth and stencil buffers too,
-        which nothing here draws with; a stencil clip clears its own stencil: 1.2-1.3 ms
-        left), and in a large box only where something drew last frame."""
-        if whole:
             self._scissor(box)
-            self._plain_clear()
-            return
-        parts = self.damage.to_clear(box) if _area(box) >= CLEAR_PARTS_PX else None
-        self._scissor(box)
+            clear()
+            self.window.render_context.draw()
+        self._scissor(boxes[0])
+        clear()  # clears inside the scissor only; the push keeps it for the draw
+
+    def _colour_clear(self) -> None:
+        """A pass's clear: the colour alone. Kivy's clears the depth and stencil buffers
+        too, which nothing on the KDS draws with (a stencil clip clears its own stencil),
+        and a clear inside a scissor costs the software renderer its pixels: over a
+        card's column, 1.6-1.7 ms for the three buffers, 1.2-1.3 ms for the colour."""
         gl.glClearColor(*self.window.clearcolor)
-        for x0, y0, x1, y1 in parts if parts is not None else [box]:
-            gl.glScissor(x0, y0, x1 - x0, y1 - y0)
-            gl.glClear(gl.GL_COLOR_BUFFER_BIT)
-        self.stats.cleared += sum(_area(b) for b in parts) if parts is not None else _area(box)
-        gl.glScissor(box[0], box[1], box[2] - box[0], box[3] - box[1])
+        gl.glClear(gl.GL_COLOR_BUFFER_BIT)
 
     def _copy(self, moves: list[Move]) -> None:
         """Each moved widget's pixels, from where they were to where it is now, in order."""

@@ -11,9 +11,8 @@ gets one JSON line per step: how many cards were copied, and how many pixels dif
 2. A marker is put where card C will go, then C moves there: the copy would paint
    over the marker, so C must be drawn, not copied.
 3. Card D moves by a whole column, nothing in the way: copied.
-4. In card E, large enough that a pass over it clears only the rows where something
-   drew last frame, a band moves down: the rows it left must be cleared too.
-5. Card E goes, nothing in its place: every row it drew on must be cleared.
+4. In card E, a large one, a band moves down: the rows it left must be cleared too.
+5. Card E goes, nothing in its place: all it drew must be cleared.
 """
 
 from __future__ import annotations
@@ -129,7 +128,6 @@ def main() -> int:
                 self.stop()
                 return False
             self.copies = self.partial.stats.copies
-            self.cleared = self.partial.stats.cleared
             self.reading = self.steps.pop(0)()
             return True
 
@@ -143,9 +141,7 @@ def main() -> int:
             Window.dispatch("on_flip")
             differ = sum(shown[i : i + 3] != full[i : i + 3] for i in range(0, len(full), 3))
             copied = self.partial.stats.copies - self.copies
-            cleared = self.partial.stats.cleared - self.cleared
-            lines.append(json.dumps({"copied": copied, "differ": differ, "partial": partial,
-                                     "cleared_px": cleared}))  # fmt: skip
+            lines.append(json.dumps({"copied": copied, "differ": differ, "partial": partial}))
 
     Scene().run()
     return 0
