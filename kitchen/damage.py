@@ -816,21 +816,12 @@ class PartialRedraw:
         w, h = self._size
         boxes = passes if passes is not None else [(0, 0, w, h)]
         boxes = boxes or [(0, 0, 0, 0)]  # only copies: Kivy's own pass draws nothing
-        clear = self._plain_clear if passes is None else self._colour_clear
         for box in boxes[1:]:  # passes of their own; Kivy draws the first after this clear
             self._scissor(box)
-            clear()
+            self._plain_clear()
             self.window.render_context.draw()
         self._scissor(boxes[0])
-        clear()  # clears inside the scissor only; the push keeps it for the draw
-
-    def _colour_clear(self) -> None:
-        """A pass's clear: the colour alone. Kivy's clears the depth and stencil buffers
-        too, which nothing on the KDS draws with (a stencil clip clears its own stencil),
-        and a clear inside a scissor costs the software renderer its pixels: over a
-        card's column, 1.6-1.7 ms for the three buffers, 1.2-1.3 ms for the colour."""
-        gl.glClearColor(*self.window.clearcolor)
-        gl.glClear(gl.GL_COLOR_BUFFER_BIT)
+        self._plain_clear()  # clears inside the scissor only; the push keeps it for the draw
 
     def _copy(self, moves: list[Move]) -> None:
         """Each moved widget's pixels, from where they were to where it is now, in order."""
