@@ -3,6 +3,8 @@
 Prints, in one run on this machine:
 - the physical floor: fsync latency of a small write, and a loopback round trip;
 - 1 client committing sequentially (3 nodes), through the leader and through a follower;
+  and the same with the client inside its node's process, as the apps run
+  (bench/embedded_client.py);
 - 64 concurrent clients (3 and 5 nodes): commands/s and latency p50/p99;
 - the CPU an idle 5-node site spends a second (ticks, heartbeats, gossip);
 - dinner rush on 5 nodes: 20 terminals at 1 command/s each, and 10x (200 terminals),
@@ -28,6 +30,7 @@ import argparse
 import json
 import os
 import random
+import select
 import shutil
 import signal
 import socket
@@ -110,19 +113,28 @@ def loopback_rtt(rounds: int) -> list[float]:
 
 # -- a site ------------------------------------------------------------------------
 class Site:
-    def __init__(self, nodes: int) -> None:
+    def __init__(self, nodes: int, *, embedded: str | None = None) -> None:
+        """``embedded``: the name of a node run by bench/embedded_client.py (its client in
+        its own process), started after the others have elected a leader: a follower."""
         self.root = Path(tempfile.mkdtemp(prefix="tmbench-"))
         init_site(self.root, default_devices(nodes), site="bench")
         self.names = [f"n{i}" for i in range(1, nodes + 1)]
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.worker: Worker | None = None
         started = time.perf_counter()
         for name in self.names:
-            self.start(name)
+            if name != embedded:
+                self.start(name)
         for name in self.names:
-            self.wait_ready(name)
+            if name != embedded:
+                self.wait_ready(name)
         self.ready_s = time.perf_counter() - started  # cold start: every control socket up
         self.leader()
         self.leader_s = time.perf_counter() - started  # ... and a leader in a quorum
+        if embedded is not None:
+            self.worker = Worker(self.root / embedded)
+            self.procs[embedded] = self.worker.proc
+            self.wait_ready(embedded)
 
     def start(self, name: str) -> None:
         log = (self.root / name / "node.log").open("ab")
@@ -173,7 +185,43 @@ class Site:
                 proc.send_signal(signal.SIGKILL)
         for proc in self.procs.values():
             proc.wait(10)
+        if self.worker is not None:
+            self.worker.close()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Worker:
+    """A node with its client in one process (bench/embedded_client.py), driven by lines."""
+
+    def __init__(self, data: Path) -> None:
+        log = (data / "node.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "embedded_client.py"), str(data)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=ROOT,
+        )  # fmt: skip
+        log.close()
+        self.answer(60)  # {"ready": true}: the node is serving
+
+    def answer(self, timeout: float) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else b""
+        if not line:
+            raise RuntimeError("the embedded client's process gave no answer")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def close(self) -> None:
+        """Close the pipes (the process is killed with the site's others)."""
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
+
+    def order(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.flush()
+        return self.answer(timeout)
 
 
 class Client:
@@ -185,8 +233,13 @@ class Client:
 
     LINES_PER_CHECK = 20
 
-    def __init__(self, site: Site, via: str) -> None:
-        self.conn = ControlConnection(site.sock(via), timeout=15)
+    def __init__(self, site: Site | None, via: str = "", *, conn: Any = None) -> None:
+        # ``conn``: anything with ``request(dict) -> dict`` and ``close()`` in place of
+        # the control socket (bench/embedded_client.py passes the in-process client).
+        if conn is None:
+            assert site is not None
+            conn = ControlConnection(site.sock(via), timeout=15)
+        self.conn = conn
         self.check = ""
         self.lines = 0
         self.open_check()
@@ -305,6 +358,35 @@ def sequential(site: Site, via: str, count: int) -> list[float]:
             lat.append(dt)
     c.conn.close()
     return lat
+
+
+def embedded(count: int) -> dict[str, list[float]]:
+    """1 client back to back on 3 nodes, its node in its own process: as a follower, then
+    as the leader. Latencies by role."""
+    site = Site(3, embedded="n3")
+    try:
+        worker = site.worker
+        assert worker is not None
+        out: dict[str, list[float]] = {}
+        for _ in range(6):  # bounded: each turn measures a role or moves the leader
+            if len(out) == 2:
+                break
+            role = "leader" if site.leader() == "n3" else "follower"
+            if role not in out:
+                answer = worker.order({"run": count}, 120 + count * 0.1)
+                if answer["role"] == role:
+                    out[role] = answer["latencies_s"]
+                continue
+            # A graceful stop hands leadership to the most up-to-date voter, and the
+            # highest name among equals: n3, the embedded node.
+            leader = site.leader()
+            site.procs[leader].send_signal(signal.SIGTERM)
+            site.procs[leader].wait(15)
+            site.start(leader)
+            site.wait_ready(leader)
+        return out
+    finally:
+        site.close()
 
 
 def concurrent(
@@ -473,7 +555,7 @@ def failover(site: Site, trials: int) -> list[dict[str, Any]]:
     return out
 
 
-PARTS = ("1client", "64clients", "idle", "dinner", "dinner10x", "memory", "failover")
+PARTS = ("1client", "embedded", "64clients", "idle", "dinner", "dinner10x", "memory", "failover")
 
 
 def main() -> int:
@@ -490,8 +572,8 @@ def main() -> int:
     parts = set(args.only or PARTS)
     rush_s = args.rush_seconds or (10 if q else 60)
     node_counts = [n for n in (3, 5) if n == 5 or parts & {"1client", "64clients"}]
-    if not parts - {"1client"}:
-        node_counts = [3]
+    if not parts - {"1client", "embedded"}:
+        node_counts = [3] if "1client" in parts else []
     results: dict[str, Any] = {"machine": {"cores": os.cpu_count()}, "parts": sorted(parts)}
     results["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
 
@@ -503,6 +585,13 @@ def main() -> int:
         f"floor: fsync p50 {fsync50:.3f} ms p99 {fsync99:.3f} ms;"
         f" loopback RTT p50 {pct(floor_rtt, 50) * 1e3:.3f} ms"
     )
+
+    if "embedded" in parts:
+        by_role = embedded(100 if q else 1000)
+        for label, lat in sorted(by_role.items(), reverse=True):
+            results[f"3n_1client_embedded_{label}"] = ms(lat)
+            print(f"3 nodes, 1 client in the {label}'s own process: p50 {pct(lat, 50)*1e3:.2f} "
+                  f"ms, p99 {pct(lat, 99)*1e3:.2f} ms ({len(lat)} commits)")  # fmt: skip
 
     for nodes in node_counts:
         site = Site(nodes)

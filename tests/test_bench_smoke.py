@@ -104,3 +104,11 @@ def test_plots_draw_from_result_files(tmp_path: Path) -> None:
         "bench-peers-throughput-3n.png",
     ]
     assert all(p.stat().st_size > 1000 for p in drawn)
+
+
+def test_the_embedded_client_commits_as_a_follower_and_as_the_leader() -> None:
+    # bench/embedded_client.py hosts a node and its client in one process (as the
+    # apps do); the bench measures it as a follower, then moves leadership to it.
+    by_role = cluster.embedded(5)
+    assert sorted(by_role) == ["follower", "leader"]
+    assert [len(lat) for lat in by_role.values()] == [5, 5]
