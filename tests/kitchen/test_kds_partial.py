@@ -56,8 +56,7 @@ def test_partial_frames_show_what_full_frames_show(
         assert time.monotonic() < deadline, "the probe found the back buffer not kept"
         time.sleep(0.1)
 
-    for n in range(3):
-        scenario.fire_table(terminal, str(10 + n), n)
+    checks = [scenario.fire_table(terminal, str(10 + n), n) for n in range(3)]
     state = grill.wait_for("three tickets", lambda s: len(s["shown"]) == 3, 30)
     assert [n["text"] for n in state["numbers"]] == ["1", "2", "3"]  # none over empty columns
     same_picture(grill, artifacts_dir, "tickets arrived")
@@ -91,10 +90,19 @@ def test_partial_frames_show_what_full_frames_show(
     grill.wait_for("the item bumped", lambda s: item_state(s) not in ("new", "pending"), 15)
     same_picture(grill, artifacts_dir, "item bumped")
 
+    # A void after fire on the first ticket: its card shows the flag, a band of its own
+    # between the header and the items, which move down.
+    first = state["shown"][0]["id"]
+    line = next(i["line"] for i in grill.state()["shown"][0]["items"] if i["state"] == "new")
+    void = {"type": "void_item", "by": "s-ana", "check": checks[0], "line": line,
+            "reason": "sent wrong", "approved_by": scenario.MANAGER}  # fmt: skip
+    scenario.ok(terminal.submit(void))
+    grill.wait_for("the void flagged", lambda s: s["shown"][0]["flags"] == "VOID AFTER FIRE", 15)
+    same_picture(grill, artifacts_dir, "void after fire")
+
     # A whole ticket bumped: SENDING..., then every card after it moves left, its
     # pixels copied there rather than drawn again.
     copied = grill.do("redraws")["copies"]
-    first = state["shown"][0]["id"]
     grill.do("tap_bump", ticket=first)
     grill.wait_for("the ticket bumped", lambda s: first not in s["order"], 15)
     same_picture(grill, artifacts_dir, "ticket bumped")
