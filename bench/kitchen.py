@@ -361,6 +361,10 @@ def by_kind(parts: list[tuple[str, dict[str, float]]]) -> dict[str, dict[str, An
                     part: round(pct([p[part] for p in mine], 50), 2)
                     for part in ("apply", "draw", "swap")
                 },
+                # Which part the tail is made of: the slowest update's, whole.
+                "slowest_ms": {
+                    part: round(v, 2) for part, v in max(mine, key=lambda p: p["total"]).items()
+                },
             }
     return out
 
@@ -488,7 +492,7 @@ def main() -> int:
     print(f"  to the start of the frame's swap: p50 {rw['p50_ms']} ms  p99 {rw['p99_ms']} ms")
     for kind, k in redraw["redraw_by_kind"].items():
         print(f"  {kind}: p50 {k['p50_ms']} ms  p99 {k['p99_ms']} ms  (n={k['n']}); "
-              f"p50 of its parts: {k['parts_p50_ms']}")  # fmt: skip
+              f"p50 of its parts: {k['parts_p50_ms']}; the slowest: {k['slowest_ms']}")  # fmt: skip
     rc = redraw["redraw_ui_cpu"]
     print(f"  CPU of the UI thread per update, to the end of its frame's swap: "
           f"p50 {rc['p50_ms']} ms  p99 {rc['p99_ms']} ms")  # fmt: skip

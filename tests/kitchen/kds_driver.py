@@ -317,6 +317,8 @@ def main() -> int:
         if perf["update_cpu"] is not None:
             perf["redraw_cpu_ms"].append((time.thread_time() - perf["update_cpu"]) * 1000)
             perf["update_cpu"] = None
+            if perf["redraw_parts"]:  # far less than the wall time: the thread was waiting
+                perf["redraw_parts"][-1][1].setdefault("ui_cpu", perf["redraw_cpu_ms"][-1])
 
     Window.flip = timed_flip
     # Garbage collections by generation: how many, and how long each held the interpreter
