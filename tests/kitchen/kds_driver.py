@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import functools
 import gc
 import itertools
@@ -126,8 +127,18 @@ def main() -> int:
     perf.update(redraw_start=None, redraw_swapped_ms=[])
     # Each redraw's kind ("bump": a ticket left the rail, "new": tickets only came,
     # "other") and its parts in ms: applying the update, drawing the frame, its swap.
-    perf.update(update_kind=None, redraw_parts=[])
+    perf.update(update_kind=None, redraw_parts=[], others_cpu=None)
     plain_apply = app.apply
+
+    def others_cpu() -> float:
+        """CPU seconds of this process's other Python threads (the node's, the feed's):
+        each holds the interpreter while it runs, and the UI thread may wait for it."""
+        total = 0.0
+        for t in threading.enumerate():
+            if t is not threading.main_thread() and t.ident is not None:
+                with contextlib.suppress(OSError, ProcessLookupError):
+                    total += time.clock_gettime(time.pthread_getcpuclockid(t.ident))
+        return total
 
     def timed_apply(snap: Any) -> None:
         rail = getattr(app, "rail", None)  # looked at outside the time it measures
@@ -137,6 +148,7 @@ def main() -> int:
             perf["queued_ms"].append((time.monotonic() - snap.taken_at) * 1000)
             if perf["update_cpu"] is None:
                 perf["update_cpu"] = time.thread_time()
+                perf["others_cpu"] = others_cpu()
         plain_apply(snap)
         if snap.tickets is not None:
             perf["apply_s"] = (perf["apply_s"] or 0.0) + time.perf_counter() - started
@@ -318,7 +330,9 @@ def main() -> int:
             perf["redraw_cpu_ms"].append((time.thread_time() - perf["update_cpu"]) * 1000)
             perf["update_cpu"] = None
             if perf["redraw_parts"]:  # far less than the wall time: the thread was waiting
-                perf["redraw_parts"][-1][1].setdefault("ui_cpu", perf["redraw_cpu_ms"][-1])
+                parts = perf["redraw_parts"][-1][1]
+                parts.setdefault("ui_cpu", perf["redraw_cpu_ms"][-1])
+                parts.setdefault("others_cpu", (others_cpu() - perf["others_cpu"]) * 1000)
 
     Window.flip = timed_flip
     # Garbage collections by generation: how many, and how long each held the interpreter
