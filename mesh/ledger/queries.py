@@ -1,19 +1,20 @@
 """Read-only queries the apps and ``tablemesh ctl`` need, as JSON-able dicts.
 
-Results are fresh copies: a caller may keep or change them without touching the
-state. Lists are sorted explicitly (never by dict order), so every node answers
-the same query with the same JSON. Money is minor units; times are ms UTC.
+Results are fresh copies (``json_copy``: a KDS's expo screen asks for every open
+ticket of the site after each change, and ``copy.deepcopy`` made that three times
+as long, measured): a caller may keep or change them without touching the state.
+Lists are sorted explicitly (never by dict order), so every node answers the same
+query with the same JSON. Money is minor units; times are ms UTC.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from mesh.ledger.money import check_totals, line_amount
 from mesh.ledger.records import CheckRec, TicketRec
 from mesh.ledger.rules import RECALL_WINDOW_MS
-from mesh.ledger.state import LedgerState
+from mesh.ledger.state import LedgerState, json_copy
 
 
 def _sort_key_check(check: CheckRec) -> tuple[int, str]:
@@ -47,16 +48,16 @@ def check_summary(state: LedgerState, check: CheckRec) -> dict[str, Any]:
 def check_detail(state: LedgerState, check: CheckRec) -> dict[str, Any]:
     """One check with its lines, payments, totals and status."""
     out = check_summary(state, check)
-    lines = copy.deepcopy(check["lines"])
+    lines = json_copy(check["lines"])
     for line in lines:
-        line["amount"] = line_amount(line)  # type: ignore[typeddict-unknown-key]
+        line["amount"] = line_amount(line)
     out.update(
         {
             "lines": lines,
-            "payments": copy.deepcopy(check["payments"]),
+            "payments": json_copy(check["payments"]),
             "totals": check_totals(check).to_dict(),
             "held_courses": list(check["held_courses"]),
-            "loyalty": copy.deepcopy(check["loyalty"]),
+            "loyalty": json_copy(check["loyalty"]),
             "split_from": check["split_from"],
         }
     )
@@ -104,7 +105,7 @@ def _line_station(state: LedgerState, check_id: str, line_id: str) -> str:
 
 
 def _ticket_view(state: LedgerState, ticket: TicketRec, now_ms: int | None) -> dict[str, Any]:
-    out: dict[str, Any] = copy.deepcopy(dict(ticket))
+    out: dict[str, Any] = json_copy(dict(ticket))
     check = state.checks.get(ticket["check"])
     out["number"] = check["number"] if check else None  # the KDS shows #1042 once numbered
     out.setdefault("refire", False)
