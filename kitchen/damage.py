@@ -206,6 +206,7 @@ class Stats:
     pixels: int = 0  # drawn by partial frames
     passes: int = 0  # drawing passes of partial frames (one per box)
     copies: int = 0  # widgets whose pixels were copied to where they moved, not drawn again
+    left_out: int = 0  # canvases left out of a pass: they draw nothing inside its box
     walk_s: float = 0.0  # UI-thread time spent finding what changed
     walk_max_s: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
@@ -310,6 +311,7 @@ class Damage:
         self._removed_pixels: list[Box] = []  # where removed widgets put pixels last frame
         self._new: set[int] = set()  # widgets drawn for the first time: nothing was there
         self.copies: list[Move] = []  # to copy, in this order, before the frame is drawn
+        self._reach: dict[int, Box | None] = {}  # this frame's: where each subtree draws
 
     def forget(self) -> None:
         """The next frame is full: remember everything afresh from it."""
@@ -321,6 +323,7 @@ class Damage:
         self._moves, self._before, self._removed, self.copies = [], {}, [], []
         self._removed_pixels = []
         self._new = set()
+        self._reach = {}
         canvas = win.canvas
         children = list(win.children)
         kids = {id(c.canvas) for c in children}
@@ -433,6 +436,42 @@ class Damage:
         box = drawn.extent
         for cid in drawn.children:
             box = union(box, self._subtree(cid))
+        return box
+
+    def outside(self, box: Box) -> list[Any]:
+        """Canvases of widgets that, with all under them, draw nothing inside ``box``.
+
+        A pass scissored to ``box`` may leave them out: they would put no pixel there, and
+        nothing drawn after them depends on what they leave behind (the walk makes every
+        shape's colour its own widget's; matrices, scissors and stencils come in pairs).
+        Only after a walk that went through (a partial frame): what each drew is known.
+        """
+        skip: list[Any] = []
+        root = self._drawn.get(0)
+        todo = list(root.children) if root is not None else []
+        while todo:
+            wid = todo.pop()
+            drawn = self._drawn.get(wid)
+            if drawn is None:
+                continue  # not known: drawn
+            reach = self._reach_of(wid)
+            if reach is None or not _overlaps(reach, box):
+                skip.append(drawn.widget.canvas)
+            else:
+                todo += drawn.children
+        return skip
+
+    def _reach_of(self, wid: int) -> Box | None:
+        if wid in self._reach:
+            return self._reach[wid]
+        drawn = self._drawn[wid]
+        box = drawn.extent
+        for cid in drawn.children:
+            if cid not in self._drawn:
+                box = (-(1 << 30), -(1 << 30), 1 << 30, 1 << 30)  # not known: anywhere
+                break
+            box = union(box, self._reach_of(cid))
+        self._reach[wid] = box
         return box
 
     # -- moves ------------------------------------------------------------------------
@@ -733,6 +772,7 @@ class PartialRedraw:
         self._plain_flip: Callable[[], None] = window.flip
         self._blit: Callable[..., None] | None = None
         self.last: list[Box] | None = None  # the boxes the last frame drew, None: all of it
+        self._left_out: list[tuple[Any, list[Any]]] = []  # canvases emptied for this pass
 
     def install(self) -> None:
         win = self.window
@@ -811,6 +851,7 @@ class PartialRedraw:
                 self.damage.forget()  # every frame is full while that lasts
 
     def _clear(self) -> None:
+        self._put_back()
         passes = self._plan()
         self.last = passes
         w, h = self._size
@@ -819,9 +860,32 @@ class PartialRedraw:
         for box in boxes[1:]:  # passes of their own; Kivy draws the first after this clear
             self._scissor(box)
             self._plain_clear()
+            self._leave_out(box, passes is not None)
             self.window.render_context.draw()
+            self._put_back()
         self._scissor(boxes[0])
         self._plain_clear()  # clears inside the scissor only; the push keeps it for the draw
+        self._leave_out(boxes[0], passes is not None)  # put back once Kivy has drawn it
+
+    def _leave_out(self, box: Box, partial: bool) -> None:
+        """Empty, for one pass, the canvases of widgets that draw nothing inside its box.
+
+        Kivy applies every instruction of the window in each pass, scissor or not, and
+        the software renderer sets up every draw it is given; a bump's pass covers one
+        card of six. Emptied by swapping the canvas's list of instructions, which flags
+        nothing: the next frame's walk sees the tree as it was.
+        """
+        if not partial:
+            return
+        for canvas in self.damage.outside(box):
+            self._left_out.append((canvas, canvas.children))
+            canvas.children = []
+            self.stats.left_out += 1
+
+    def _put_back(self) -> None:
+        for canvas, children in self._left_out:
+            canvas.children = children
+        self._left_out = []
 
     def _copy(self, moves: list[Move]) -> None:
         """Each moved widget's pixels, from where they were to where it is now, in order."""
@@ -845,6 +909,7 @@ class PartialRedraw:
 
     # -- is the back buffer kept? -----------------------------------------------------------
     def _flip(self) -> None:
+        self._put_back()  # the frame is drawn: every canvas whole again before anyone looks
         if self._probes_left <= 0:
             self._plain_flip()
             return

@@ -13,6 +13,9 @@ gets one JSON line per step: how many cards were copied, and how many pixels dif
 3. Card D moves by a whole column, nothing in the way: copied.
 4. In card E, a large one, a band moves down: the rows it left must be cleared too.
 5. Card E goes, nothing in its place: all it drew must be cleared.
+6. The small box inside card D turns red: one pass around it, which leaves out the
+   canvases of everything that draws nothing there (the other cards, the marker),
+   and every canvas has all its instructions again once the frame is drawn.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def main() -> int:
             Rectangle(pos=(0, 0), size=(100, 200))
         inner = Widget(size_hint=(None, None), pos=(10, 150), size=(40, 30))
         with inner.canvas:
-            Color(1, 1, 1, 1)
+            box.ink = Color(1, 1, 1, 1)
             Rectangle(pos=inner.pos, size=inner.size)
         box.add_widget(inner)
         return box
@@ -75,6 +78,9 @@ def main() -> int:
 
     lines: list[str] = []
 
+    def count(group: Any) -> int:
+        return sum(1 + count(i) if hasattr(i, "children") else 1 for i in group.children)
+
     class Scene(App):  # type: ignore[misc]  # Kivy ships no type hints
         def build(self) -> Any:
             Window.clearcolor = (0.1, 0.1, 0.12, 1)
@@ -87,7 +93,8 @@ def main() -> int:
             for box in (self.a, self.b, self.c, self.d, self.e):
                 root.add_widget(box)
             self.steps = [self.step_gone_and_moved, self.step_marker, self.step_blocked,
-                          self.step_free, self.step_band_moved, self.step_big_gone]  # fmt: skip
+                          self.step_free, self.step_band_moved, self.step_big_gone,
+                          self.step_inner_colour]  # fmt: skip
             self.reading = False
             Clock.schedule_interval(self.tick, 0.1)
             return root
@@ -117,6 +124,10 @@ def main() -> int:
             self.root_box.remove_widget(self.e)
             return True
 
+        def step_inner_colour(self) -> bool:
+            self.d.ink.rgba = (1, 0, 0, 1)
+            return True
+
         def tick(self, _dt: float) -> bool:
             if not self.partial.active or Window.canvas.needs_redraw:
                 return True  # the probe's frames first; then one step a drawn frame
@@ -128,7 +139,9 @@ def main() -> int:
                 self.stop()
                 return False
             self.copies = self.partial.stats.copies
+            self.left_out = self.partial.stats.left_out
             self.reading = self.steps.pop(0)()
+            self.instructions = count(Window.canvas)  # as the step left the tree
             return True
 
         def compare(self) -> None:
@@ -141,7 +154,10 @@ def main() -> int:
             Window.dispatch("on_flip")
             differ = sum(shown[i : i + 3] != full[i : i + 3] for i in range(0, len(full), 3))
             copied = self.partial.stats.copies - self.copies
-            lines.append(json.dumps({"copied": copied, "differ": differ, "partial": partial}))
+            left_out = self.partial.stats.left_out - self.left_out
+            whole = count(Window.canvas) == self.instructions  # none left empty after a frame
+            lines.append(json.dumps({"copied": copied, "differ": differ, "partial": partial,
+                                     "left_out": left_out, "whole": whole}))  # fmt: skip
 
     Scene().run()
     return 0
