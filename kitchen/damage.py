@@ -445,6 +445,11 @@ class Damage:
         nothing drawn after them depends on what they leave behind (the walk makes every
         shape's colour its own widget's; matrices, scissors and stencils come in pairs).
         Only after a walk that went through (a partial frame): what each drew is known.
+        Never a canvas Kivy flagged: an instruction updates its vertices only when it is
+        applied, and one left flagged under a canvas applied empty stays flagged (frames
+        after such passes found nothing changed and were drawn whole; see
+        tests/kitchen/test_kds_partial.py): a flagged canvas is applied, and its children
+        are looked at one by one.
         """
         skip: list[Any] = []
         root = self._drawn.get(0)
@@ -454,10 +459,11 @@ class Damage:
             drawn = self._drawn.get(wid)
             if drawn is None:
                 continue  # not known: drawn
+            canvas = drawn.widget.canvas
             reach = self._reach_of(wid)
-            if reach is None or not _overlaps(reach, box):
-                skip.append(drawn.widget.canvas)
-            else:
+            if (reach is None or not _overlaps(reach, box)) and not canvas.needs_redraw:
+                skip.append(canvas)
+            else:  # drawn, or flagged: what Kivy flagged is applied (and unflagged) here
                 todo += drawn.children
         return skip
 

@@ -75,7 +75,7 @@ def test_partial_frames_show_what_full_frames_show(
     scenario.fire_table(terminal, "20", 3)
     grill.wait_for("a fourth ticket", lambda s: len(s["shown"]) == 4, 15)
     got = same_picture(grill, artifacts_dir, "one ticket arrived")
-    assert partial_frames(grill) > drawn and got["last"] is not None
+    assert partial_frames(grill) > drawn and got["last"] is not None, str(grill.do("redraws"))
 
     # An item bumped with a tap: it dims, then shows as bumped.
     state = grill.state()
