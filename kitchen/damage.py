@@ -61,6 +61,7 @@ from typing import Any
 from kivy.graphics import (
     BindTexture,
     BorderImage,
+    Callback,
     Color,
     Ellipse,
     Line,
@@ -784,6 +785,9 @@ class PartialRedraw:
         win = self.window
         win.render_context.insert(0, self._push)
         win.render_context.add(ScissorPop())
+        # Once a pass is drawn, and before anything else runs (``on_flip`` handlers), the
+        # canvases it left out get their instructions back.
+        win.render_context.add(Callback(self._drawn))
         win.clear = self._clear
         win.flip = self._flip
         for event in ("on_resize", "on_restore", "on_show", "on_maximize", "on_rotate"):
@@ -868,10 +872,9 @@ class PartialRedraw:
             self._plain_clear()
             self._leave_out(box, passes is not None)
             self.window.render_context.draw()
-            self._put_back()
         self._scissor(boxes[0])
         self._plain_clear()  # clears inside the scissor only; the push keeps it for the draw
-        self._leave_out(boxes[0], passes is not None)  # put back once Kivy has drawn it
+        self._leave_out(boxes[0], passes is not None)
 
     def _leave_out(self, box: Box, partial: bool) -> None:
         """Empty, for one pass, the canvases of widgets that draw nothing inside its box.
@@ -892,6 +895,10 @@ class PartialRedraw:
         for canvas, children in self._left_out:
             canvas.children = children
         self._left_out = []
+
+    def _drawn(self, _instruction: Any) -> bool:
+        self._put_back()
+        return True  # done: the callback is not flagged for another frame
 
     def _copy(self, moves: list[Move]) -> None:
         """Each moved widget's pixels, from where they were to where it is now, in order."""
@@ -915,7 +922,7 @@ class PartialRedraw:
 
     # -- is the back buffer kept? -----------------------------------------------------------
     def _flip(self) -> None:
-        self._put_back()  # the frame is drawn: every canvas whole again before anyone looks
+        self._put_back()  # already, unless the pass stopped short
         if self._probes_left <= 0:
             self._plain_flip()
             return
