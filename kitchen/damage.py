@@ -208,6 +208,7 @@ class Stats:
     passes: int = 0  # drawing passes of partial frames (one per box)
     copies: int = 0  # widgets whose pixels were copied to where they moved, not drawn again
     left_out: int = 0  # canvases left out of a pass: they draw nothing inside its box
+    cleared: int = 0  # pixels partial frames cleared (their passes', less empty rows)
     walk_s: float = 0.0  # UI-thread time spent finding what changed
     walk_max_s: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
@@ -313,6 +314,11 @@ class Damage:
         self._new: set[int] = set()  # widgets drawn for the first time: nothing was there
         self.copies: list[Move] = []  # to copy, in this order, before the frame is drawn
         self._reach: dict[int, Box | None] = {}  # this frame's: where each subtree draws
+        # This frame's, once moves were settled: what every widget drew last frame and
+        # draws now, in whole pixels (None: not reckoned, or the window draws shapes of its
+        # own that no widget accounts for).
+        self._drew: tuple[list[_Pixels], list[_Pixels]] | None = None
+        self._own_shapes = False
 
     def forget(self) -> None:
         """The next frame is full: remember everything afresh from it."""
@@ -325,10 +331,12 @@ class Damage:
         self._removed_pixels = []
         self._new = set()
         self._reach = {}
+        self._drew = None
         canvas = win.canvas
         children = list(win.children)
         kids = {id(c.canvas) for c in children}
         own = [i for i in canvas.children if id(i) not in kids]
+        self._own_shapes = any(isinstance(i, VertexInstruction) for i in _flat(own, kids))
         whole = None  # walk anyway: what each widget drew stays known for the next frame
         if canvas.needs_redraw and not any(c.canvas.needs_redraw for c in children):
             whole = "the window's canvas itself"
@@ -468,6 +476,28 @@ class Damage:
                 todo += drawn.children
         return skip
 
+    def clear_boxes(self, box: Box) -> list[Box] | None:
+        """The parts of a pass's ``box`` its clear must cover; None: all of it.
+
+        Where in ``box`` nothing drew last frame, nothing draws now and no removed widget
+        drew, the back buffer holds the clear colour already: every pixel a frame puts is
+        some widget's shape, and a copy writes only its widget's picture and the clear
+        colour around it (nothing else draws where it goes). A bump's pass is the column
+        the next ticket comes into, and the middle of that column, between the last item
+        and the buttons, is empty on both cards; clearing it cost the software renderer as
+        much as drawing the card. Known only in frames with moves, where every widget's
+        pixels before and after were reckoned (``_settle``).
+        """
+        if self._drew is None:
+            return None
+        then, now = self._drew
+        parts = [_inside(b, box) for b in self._removed_pixels if _overlaps(b, box)]
+        for drawn in (then, now):
+            for _wid, hull, boxes in drawn:
+                if _overlaps(hull, box):
+                    parts += [_inside(b, box) for b in boxes if _overlaps(b, box)]
+        return clear_parts(set(parts), box)
+
     def _reach_of(self, wid: int) -> Box | None:
         if wid in self._reach:
             return self._reach[wid]
@@ -590,6 +620,8 @@ class Damage:
             accepted = [m for m in accepted if m not in ready]
         for m in order:
             m.bands = _bands(m, then, self._removed_pixels)
+        if self._moves and not self._own_shapes:
+            self._drew = (then, now)
         self.copies = order
         covered = [m.dst for m in order]
         stale = [m.src for m in order]
@@ -701,6 +733,28 @@ def _bands(move: Move, then: list[_Pixels], removed: list[Box]) -> list[Box]:
         last = bands[-1]
         bands[-1] = (x0, last[1], x1, y1)
     return bands
+
+
+def _inside(b: Box, box: Box) -> Box:
+    """``b`` padded by ``MARGIN`` and cut to ``box``."""
+    return (max(box[0], b[0] - MARGIN), max(box[1], b[1] - MARGIN),
+            min(box[2], b[2] + MARGIN), min(box[3], b[3] + MARGIN))  # fmt: skip
+
+
+def clear_parts(parts: set[Box], box: Box) -> list[Box]:
+    """Few boxes covering ``parts``: the tall ones (the dark strips either side of a
+    column) each on its own, the others in bands of rows, each as wide as what is in it,
+    bands fewer than ``BAND_GAP`` rows apart as one (each clear has a cost of its own)."""
+    tall = (box[3] - box[1]) // 2
+    boxes = [p for p in parts if p[3] - p[1] > tall]
+    bands: list[Box] = []
+    for p in sorted((p for p in parts if p[3] - p[1] <= tall), key=lambda p: p[1]):
+        if bands and p[1] - bands[-1][3] < BAND_GAP:
+            b = bands[-1]
+            bands[-1] = (min(b[0], p[0]), b[1], max(b[2], p[2]), max(b[3], p[3]))
+        else:
+            bands.append(p)
+    return boxes + bands
 
 
 def _drawn_on(drawn: list[_Pixels], ids: set[int], box: Box) -> bool:
@@ -869,12 +923,25 @@ class PartialRedraw:
         boxes = boxes or [(0, 0, 0, 0)]  # only copies: Kivy's own pass draws nothing
         for box in boxes[1:]:  # passes of their own; Kivy draws the first after this clear
             self._scissor(box)
-            self._plain_clear()
+            self._clear_in(box, passes is not None)
             self._leave_out(box, passes is not None)
             self.window.render_context.draw()
         self._scissor(boxes[0])
-        self._plain_clear()  # clears inside the scissor only; the push keeps it for the draw
+        self._clear_in(boxes[0], passes is not None)  # the push keeps the scissor for the draw
         self._leave_out(boxes[0], passes is not None)
+
+    def _clear_in(self, box: Box, partial: bool) -> None:
+        """Clears inside the scissor ``box``: only its rows that need it, when known."""
+        rows = self.damage.clear_boxes(box) if partial else None
+        if rows is None:
+            self._plain_clear()
+            self.stats.cleared += _area(box) if partial else 0
+            return
+        for x0, y0, x1, y1 in rows:
+            gl.glScissor(x0, y0, x1 - x0, y1 - y0)
+            self._plain_clear()
+            self.stats.cleared += (x1 - x0) * (y1 - y0)
+        gl.glScissor(box[0], box[1], box[2] - box[0], box[3] - box[1])
 
     def _leave_out(self, box: Box, partial: bool) -> None:
         """Empty, for one pass, the canvases of widgets that draw nothing inside its box.

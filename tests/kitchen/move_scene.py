@@ -15,6 +15,10 @@ gets one JSON line per step: how many cards were copied, and how many pixels dif
 5. Card E goes, nothing in its place: all it drew must be cleared.
 6. The small box inside card D turns red: one pass around it, which leaves out the
    canvases of everything that draws nothing there (the other cards, the marker).
+7. As in a bump: card G, which draws only a translucent strip at its top and bottom,
+   moves a column right (copied) and card H, drawn the same way, comes into its place.
+   The pass over that column clears only the rows G drew and H draws: its middle holds
+   the clear colour already.
 After every step, every canvas has all its instructions again once the frame is
 drawn, before its ``on_flip`` handlers run.
 """
@@ -77,6 +81,14 @@ def main() -> int:
             band = Rectangle(pos=(0, 170), size=(300, 40))
         return box, band
 
+    def sparse(x: int, rgba: tuple[float, float, float, float]) -> Any:
+        box = RelativeLayout(size_hint=(None, None), pos=(x, 20), size=(100, 260))
+        with box.canvas:
+            Color(*rgba)
+            Rectangle(pos=(0, 230), size=(100, 30))
+            Rectangle(pos=(0, 0), size=(100, 20))
+        return box
+
     lines: list[str] = []
 
     def count(group: Any) -> int:
@@ -97,7 +109,8 @@ def main() -> int:
                 root.add_widget(box)
             self.steps = [self.step_gone_and_moved, self.step_marker, self.step_blocked,
                           self.step_free, self.step_band_moved, self.step_big_gone,
-                          self.step_inner_colour]  # fmt: skip
+                          self.step_inner_colour, self.step_sparse_put,
+                          self.step_sparse_bump]  # fmt: skip
             self.reading = False
             Clock.schedule_interval(self.tick, 0.1)
             return root
@@ -131,6 +144,16 @@ def main() -> int:
             self.d.ink.rgba = (1, 0, 0, 1)
             return True
 
+        def step_sparse_put(self) -> bool:
+            self.g = sparse(660, (0.3, 0.9, 0.9, 0.6))  # where card E was
+            self.root_box.add_widget(self.g)
+            return False
+
+        def step_sparse_bump(self) -> bool:
+            self.g.x = 780
+            self.root_box.add_widget(sparse(660, (0.9, 0.5, 0.9, 0.6)))
+            return True
+
         def tick(self, _dt: float) -> bool:
             if not self.partial.active or Window.canvas.needs_redraw:
                 return True  # the probe's frames first; then one step a drawn frame
@@ -143,6 +166,7 @@ def main() -> int:
                 return False
             self.copies = self.partial.stats.copies
             self.left_out = self.partial.stats.left_out
+            self.cleared = self.partial.stats.cleared
             self.reading = self.steps.pop(0)()
             self.instructions = count(Window.canvas)  # as the step left the tree
             return True
@@ -157,6 +181,8 @@ def main() -> int:
             w, h = int(Window.width), int(Window.height)
             shown = bytes(gl.glReadPixels(0, 0, w, h, gl.GL_RGB, gl.GL_UNSIGNED_BYTE))
             partial = self.partial.last is not None
+            passes = sum((b[2] - b[0]) * (b[3] - b[1]) for b in self.partial.last or [])
+            cleared = self.partial.stats.cleared - self.cleared
             self.partial.full_next()
             Window.dispatch("on_draw")
             full = bytes(gl.glReadPixels(0, 0, w, h, gl.GL_RGB, gl.GL_UNSIGNED_BYTE))
@@ -165,7 +191,8 @@ def main() -> int:
             copied = self.partial.stats.copies - self.copies
             left_out = self.partial.stats.left_out - self.left_out
             lines.append(json.dumps({"copied": copied, "differ": differ, "partial": partial,
-                                     "left_out": left_out, "whole": whole}))  # fmt: skip
+                                     "left_out": left_out, "whole": whole, "passes": passes,
+                                     "cleared": cleared}))  # fmt: skip
 
     Scene().run()
     return 0

@@ -1,8 +1,9 @@
-"""How the boxes a frame must redraw become a few drawing passes (kitchen/damage.py)."""
+"""How the boxes a frame must redraw become a few drawing passes, and what a pass clears
+(kitchen/damage.py)."""
 
 from __future__ import annotations
 
-from kitchen.damage import MAX_PASSES, PASS_PX, plan_passes
+from kitchen.damage import BAND_GAP, MAX_PASSES, PASS_PX, clear_parts, plan_passes
 
 WINDOW = (1920, 1080)
 
@@ -43,3 +44,16 @@ def test_a_merge_adds_at_most_a_pass_worth_of_pixels() -> None:
     assert (PASS_PX < (1900 * 1000) - 100 * 300 - 100 * 1000) and len(
         plan_passes([a, b, far], WINDOW)
     ) == 2
+
+
+def test_a_pass_clears_bands_of_what_drew_and_the_tall_strips_on_their_own() -> None:
+    column = (1598, 0, 1920, 1010)  # a bump's pass: the last column and its edges
+    strip = (1598, 0, 1602, 1010)  # the dark gap left of it, two pixels inside the pass
+    header, items = (1600, 910, 1915, 1010), (1604, 700, 1911, 905)  # close: one band
+    buttons = (1600, 0, 1915, 70)  # far below the items: a band of its own
+    parts = clear_parts({strip, header, items, buttons}, column)
+    assert sorted(parts) == sorted([strip, (1600, 700, 1915, 1010), buttons])
+    assert covered([strip, header, items, buttons], parts)
+    apart = (1600, 70 + BAND_GAP, 1915, 80 + BAND_GAP)  # a gap of BAND_GAP rows: kept
+    assert len(clear_parts({buttons, apart}, column)) == 2
+    assert clear_parts(set(), column) == []

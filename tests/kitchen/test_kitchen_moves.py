@@ -5,7 +5,8 @@ and after each move compares the picture partial frames left with the window dra
 whole. A card whose old place nothing else covers must leave no picture there; a card
 moving onto something else must be drawn, not copied; a free move is copied. In a
 large card a moved band and then the removed card must leave nothing behind. A change
-inside one card is drawn in a pass that leaves out the canvases of everything else.
+inside one card is drawn in a pass that leaves out the canvases of everything else, and
+a pass clears only the rows where something drew or draws.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def test_moves_are_copied_only_where_the_picture_stays_right(
     reaper.kill(display.proc)
     assert done.returncode == 0 and out.exists(), done.stderr.decode(errors="replace")[-3000:]
     steps = [json.loads(line) for line in out.read_text().splitlines()]
-    gone_and_moved, blocked, free, band_moved, big_gone, inner_colour = steps
+    gone_and_moved, blocked, free, band_moved, big_gone, inner_colour, sparse = steps
     for step in steps:
         assert step["partial"] and step["whole"], step
     assert gone_and_moved["copied"] == 1 and gone_and_moved["differ"] == 0, "old place left stale"
@@ -51,3 +52,6 @@ def test_moves_are_copied_only_where_the_picture_stays_right(
     assert big_gone["copied"] == 0 and big_gone["differ"] == 0, "a gone card left stale"
     # Cards B and C and the marker draw nothing near D's inner box: left out of its pass.
     assert inner_colour["differ"] == 0 and inner_colour["left_out"] >= 3, inner_colour
+    # A column's pass clears only the rows drawn in it, before and now, not its empty middle.
+    assert sparse["copied"] == 1 and sparse["differ"] == 0, sparse
+    assert 0 < sparse["cleared"] < sparse["passes"] // 2, sparse
