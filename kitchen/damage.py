@@ -932,14 +932,21 @@ class PartialRedraw:
 
     def _clear_in(self, box: Box, partial: bool) -> None:
         """Clears inside the scissor ``box``: only its rows that need it, when known."""
-        rows = self.damage.clear_boxes(box) if partial else None
-        if rows is None:
+        if not partial:
             self._plain_clear()
-            self.stats.cleared += _area(box) if partial else 0
+            return
+        # Of the colour only (Kivy's clears depth and stencil too): no instruction a
+        # partial frame draws reads depth (anything the walk does not know gives a full
+        # frame), and Kivy's first StencilPush clears the stencil itself, inside the pass.
+        gl.glClearColor(*self.window.clearcolor)
+        rows = self.damage.clear_boxes(box)
+        if rows is None:
+            gl.glClear(gl.GL_COLOR_BUFFER_BIT)
+            self.stats.cleared += _area(box)
             return
         for x0, y0, x1, y1 in rows:
             gl.glScissor(x0, y0, x1 - x0, y1 - y0)
-            self._plain_clear()
+            gl.glClear(gl.GL_COLOR_BUFFER_BIT)
             self.stats.cleared += (x1 - x0) * (y1 - y0)
         gl.glScissor(box[0], box[1], box[2] - box[0], box[3] - box[1])
 

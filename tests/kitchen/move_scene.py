@@ -19,6 +19,8 @@ gets one JSON line per step: how many cards were copied, and how many pixels dif
    moves a column right (copied) and card H, drawn the same way, comes into its place.
    The pass over that column clears only the rows G drew and H draws: its middle holds
    the clear colour already.
+8. Inside a StencilView a box larger than the view, clipped by it, changes colour: a
+   partial frame's clear is of the colour only, and Kivy clears the stencil itself.
 After every step, every canvas has all its instructions again once the frame is
 drawn, before its ``on_flip`` handlers run.
 """
@@ -49,6 +51,7 @@ def main() -> int:
     from kivy.graphics import opengl as gl
     from kivy.uix.floatlayout import FloatLayout
     from kivy.uix.relativelayout import RelativeLayout
+    from kivy.uix.stencilview import StencilView
     from kivy.uix.widget import Widget
 
     from kitchen.damage import PartialRedraw
@@ -89,6 +92,13 @@ def main() -> int:
             Rectangle(pos=(0, 0), size=(100, 20))
         return box
 
+    def stenciled() -> tuple[Any, Any]:
+        view = StencilView(size_hint=(None, None), pos=(400, 230), size=(150, 50))
+        with view.canvas:
+            ink = Color(0.2, 0.8, 0.4, 1)
+            Rectangle(pos=(380, 210), size=(200, 90))  # larger than the view: clipped
+        return view, ink
+
     lines: list[str] = []
 
     def count(group: Any) -> int:
@@ -110,7 +120,8 @@ def main() -> int:
             self.steps = [self.step_gone_and_moved, self.step_marker, self.step_blocked,
                           self.step_free, self.step_band_moved, self.step_big_gone,
                           self.step_inner_colour, self.step_sparse_put,
-                          self.step_sparse_bump]  # fmt: skip
+                          self.step_sparse_bump, self.step_stencil_put,
+                          self.step_stencil_colour]  # fmt: skip
             self.reading = False
             Clock.schedule_interval(self.tick, 0.1)
             return root
@@ -152,6 +163,15 @@ def main() -> int:
         def step_sparse_bump(self) -> bool:
             self.g.x = 780
             self.root_box.add_widget(sparse(660, (0.9, 0.5, 0.9, 0.6)))
+            return True
+
+        def step_stencil_put(self) -> bool:
+            view, self.stencil_ink = stenciled()
+            self.root_box.add_widget(view)
+            return False
+
+        def step_stencil_colour(self) -> bool:
+            self.stencil_ink.rgba = (0.9, 0.3, 0.1, 1)
             return True
 
         def tick(self, _dt: float) -> bool:

@@ -42,7 +42,7 @@ def test_moves_are_copied_only_where_the_picture_stays_right(
     reaper.kill(display.proc)
     assert done.returncode == 0 and out.exists(), done.stderr.decode(errors="replace")[-3000:]
     steps = [json.loads(line) for line in out.read_text().splitlines()]
-    gone_and_moved, blocked, free, band_moved, big_gone, inner_colour, sparse = steps
+    gone_and_moved, blocked, free, band_moved, big_gone, inner_colour, sparse, stencil = steps
     for step in steps:
         assert step["partial"] and step["whole"], step
     assert gone_and_moved["copied"] == 1 and gone_and_moved["differ"] == 0, "old place left stale"
@@ -55,3 +55,4 @@ def test_moves_are_copied_only_where_the_picture_stays_right(
     # A column's pass clears only the rows drawn in it, before and now, not its empty middle.
     assert sparse["copied"] == 1 and sparse["differ"] == 0, sparse
     assert 0 < sparse["cleared"] < sparse["passes"] // 2, sparse
+    assert stencil["differ"] == 0, stencil  # a stencil's clip, in a pass that clears colour
