@@ -41,6 +41,11 @@ Rows of its box where neither it drew nor anything drew last frame where it goes
 clear colour at both ends, and are not copied (most of a card's column is such rows).
 Anything else moved is drawn again as before.
 
+A pass clears the colour only (nothing it draws reads depth; Kivy's first ``StencilPush``
+clears the stencil itself), and in a frame with moves only around what drew there last
+frame or draws there now (``clear_boxes``): elsewhere the back buffer holds the clear
+colour already, and under a software renderer a clear costs what drawing does.
+
 It is used only where the back buffer is known to keep its pixels: a software renderer
 whose swap is shown to keep them by a probe at start-up (a one-pixel marker drawn before
 a swap must still be in the back buffer after it, three times in a row), and not when
