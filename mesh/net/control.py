@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB: a command is small; anything larger is an error
 SOCKET_MODE = 0o600
+CLOSE_WAIT_S = 1.0  # how long close() waits for the connections it ends to close
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -45,6 +46,7 @@ class ControlServer:
         self._handler = handler
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -78,6 +80,13 @@ class ControlServer:
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # close() ends each connection by cancelling its handler. Python 3.11's stream
+            # server then logs the cancelled handler as an unhandled error, with a
+            # traceback, for every client still connected (a script's long poll, a kept
+            # connection) each time the node stops: the handler ends normally instead.
+            if not self._closing:
+                raise
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):
@@ -103,12 +112,19 @@ class ControlServer:
         return json.dumps(reply, separators=(",", ":"), sort_keys=True).encode() + b"\n"
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        for task in list(self._clients):
+        self._closing = True
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()  # no new connections
+        # The open ones are ended first: from Python 3.12 on, wait_closed() waits for
+        # every connection, and a script's idle one would hold the node's stop for ever.
+        clients = list(self._clients)
+        for task in clients:
             task.cancel()
+        if clients:  # let each close its connection before the loop goes away
+            await asyncio.wait(clients, timeout=CLOSE_WAIT_S)
+        if server is not None:
+            await server.wait_closed()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
