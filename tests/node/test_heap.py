@@ -70,13 +70,19 @@ def test_status_counts_frozen_objects_at_the_freeze_not_when_asked(unfrozen: Non
     assert heap.status(None)["frozen_objects"] == 0
 
 
+# How far the count may be from the collector's own: a few objects freed since, and
+# Python 3.12.1 freezes some 375 objects that none of its generations lists (in a bare
+# interpreter: 14,747 listed, 15,121 frozen; 3.11 and 3.13 agree to within two).
+_LEEWAY = 500
+
+
 def test_a_freeze_counts_what_it_freezes_without_walking_what_is_frozen(
     unfrozen: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     keeper = heap.HeapKeeper(every=1000)
     keeper.freeze_now()
     first = keeper.frozen_objects
-    assert abs(first - gc.get_freeze_count()) <= 10 and first > 10_000
+    assert abs(first - gc.get_freeze_count()) <= _LEEWAY and first > 10_000
 
     def walk() -> int:
         raise AssertionError("gc.get_freeze_count walks every frozen object")
@@ -89,7 +95,7 @@ def test_a_freeze_counts_what_it_freezes_without_walking_what_is_frozen(
     # list that holds them and the few objects the test itself made.
     assert first + len(keep) < keeper.frozen_objects < first + 10 * len(keep)
     monkeypatch.undo()
-    assert abs(keeper.frozen_objects - gc.get_freeze_count()) <= 10  # a few freed since
+    assert abs(keeper.frozen_objects - gc.get_freeze_count()) <= _LEEWAY  # a few freed since
 
 
 def test_garbage_is_collected_before_a_freeze(unfrozen: None) -> None:
