@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mesh.ledger.commands import MAX_ID, command_id_of
 from mesh.ledger.entry import Outcome, encode_payload
 from mesh.ledger.state import LedgerState, json_copy
 from mesh.net import schema
@@ -63,6 +64,7 @@ Listener = Callable[[int], None]
 PROPOSERS_KEPT = 4_096  # forwarded proposals a leader can name again to their follower
 TOKEN_MARK = "/"  # in a forward's request id, between the command id and the submit's token
 TOKEN_BYTES = 4  # a submit's token: random, as hex
+BAD_ID = f"a command's id is a string of 1 to {MAX_ID} characters (or left out: one is made)"
 
 
 def forward_req_id(cid: str, token: str) -> str:
@@ -934,7 +936,7 @@ class Node:
     def prepare(self, command: dict[str, Any]) -> dict[str, Any]:
         """Fill in what the client library owns: the command id and a new check's temporary ID."""
         command = dict(command)
-        if not command.get("id"):
+        if command.get("id") is None:  # any other id is the client's, checked by ``submit``
             command["id"] = uuid.uuid4().hex
         assert self.counter is not None
         if command.get("type") == "open_check" and not command.get("check"):
@@ -994,6 +996,10 @@ class Node:
         if not trusted and str(command.get("by", "")).startswith("@"):
             return error_reply("forbidden", "system actors (@...) cannot be used by a client")
         command = self.prepare(command)
+        if command_id_of(command) is None:
+            # Refused here, never proposed: the ledger would reject it with no id to answer
+            # by, leaving this submit (and any later one with its text) waiting for good.
+            return error_reply("invalid", BAD_ID)
         try:
             # As it will be forwarded: a request id with a token of the same length.
             req_id = forward_req_id(str(command["id"]), "0" * 2 * TOKEN_BYTES)
@@ -1175,6 +1181,13 @@ class Node:
             transport.send(
                 origin, schema.ForwardReply.not_leader(request.req_id, self.replica.leader)
             )
+            return
+        if command_id_of(request.command) is None:  # a node of ours checked it already
+            error = {"code": "invalid", "message": BAD_ID}
+            refused = schema.ForwardReply(
+                req_id=request.req_id, ok=False, index=0, outcome=None, error=error
+            )
+            transport.send(origin, refused)
             return
         cid = str(request.command["id"])
         mine = self._proposer.get(cid)

@@ -113,6 +113,30 @@ def test_junk_on_the_control_socket_gets_an_error_and_the_socket_keeps_working(
     assert len(client.status()["state_hash"]) == 64
 
 
+def test_a_command_with_an_unusable_id_is_refused_at_once_and_blocks_nothing(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    cluster = Cluster(tmp_path / "s", reaper, nodes=3)
+    cluster.start()
+    leader = cluster.leader()
+    follower = next(n for n in cluster.names if n != leader)
+    bad_ids = {leader: (7, True, ["l"], "", "x" * 65, 0), follower: (8, False, ["m"], "y" * 65, 1)}
+    for via, bads in bad_ids.items():  # a follower forwards to the leader
+        client = cluster.client(via)
+        for bad in bads:
+            command = {"type": "open_check", "by": "s-ana", "table": "9", "id": bad}
+            reply = client.submit(command, timeout=20)
+            # Refused before it is proposed: not a timeout after 20 s, and nothing applied.
+            assert reply["error"]["code"] == "invalid", (bad, reply)
+            assert "1 to 64 characters" in reply["error"]["message"]
+        # The same ids as text are free: none of the refused ones left a waiter behind.
+        for good in [str(bad) for bad in bads if 0 < len(str(bad)) <= 64]:
+            command = {"type": "open_check", "by": "s-ana", "table": "9", "id": good}
+            reply = client.submit(command, timeout=20)
+            assert reply["ok"] and not reply.get("duplicate"), reply
+    cluster.converged()
+
+
 def _busy_cluster_with_a_victim(tmp_path: Path, reaper: ProcessReaper) -> tuple[Cluster, str, str]:
     cluster = Cluster(tmp_path / "s", reaper, nodes=3)
     cluster.start()
