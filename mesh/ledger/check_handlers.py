@@ -12,6 +12,7 @@ from typing import Any
 from mesh.ledger.catalog import tender_requires_cloud
 from mesh.ledger.check_ids import is_valid_temp_id
 from mesh.ledger.commands import (
+    MAX_CHECK_LIST,
     AddItems,
     AttachLoyalty,
     CloseCheck,
@@ -108,11 +109,22 @@ def open_check_handler(ctx: Ctx, cmd: OpenCheck) -> dict[str, Any]:
     return {"check": cmd.check, "business_day": day}
 
 
+def _refuse_too_many(check: CheckRec, what: str, have: int, adding: int) -> None:
+    """A check the cloud would refuse would hold up every later check's sync."""
+    if have + adding > MAX_CHECK_LIST:
+        raise Rejected(
+            "invalid",
+            f"check {check['id']} can hold at most {MAX_CHECK_LIST} {what} "
+            f"(it has {have}): open another check",
+        )
+
+
 def add_items_handler(ctx: Ctx, cmd: AddItems) -> dict[str, Any]:
     state = ctx.state
     check = open_check(state, cmd.check)
     if not cmd.items:
         raise Rejected("invalid", "add_items: 'items' must not be empty")
+    _refuse_too_many(check, "lines", len(check["lines"]), len(cmd.items))
     assert state.catalog is not None  # role_of has required it
     catalog = state.catalog
     new_lines: list[LineRec] = []
@@ -244,6 +256,7 @@ def hold_course_handler(ctx: Ctx, cmd: HoldCourse) -> dict[str, Any]:
 def pay_handler(ctx: Ctx, cmd: Pay) -> dict[str, Any]:
     state = ctx.state
     check = open_check(state, cmd.check)
+    _refuse_too_many(check, "payments", len(check["payments"]), 1)
     assert state.catalog is not None
     tender = state.catalog["tenders"].get(cmd.tender)
     if tender is None:

@@ -21,6 +21,9 @@ MAX_ID = 64
 MAX_TEXT = 140
 MAX_ITEMS = 100
 MAX_QTY = 999
+# Lines, and payments, on one check: the cloud's limit (a check it refuses would hold up the
+# sync of every later one).
+MAX_CHECK_LIST = 1000
 MAX_AMOUNT = 10**9  # ten million in a two-decimal currency: far above any check
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloud import schemas as cloud_schemas
+from mesh.ledger.commands import MAX_CHECK_LIST
 from mesh.ledger.money import check_totals
 from mesh.ledger.queries import find_check
 from tests.ledger.ledger_harness import Till
@@ -216,6 +218,34 @@ def test_pay_errors() -> None:
         in till.err("invalid", "pay", check=check, tender="voucher", tendered=9000).message
     )
     assert till.err("forbidden", "pay", by="k-dev", check=check, tender="cash")
+
+
+def test_a_check_holds_no_more_lines_or_payments_than_the_cloud_takes() -> None:
+    # The cloud refuses a check of more than 1000 lines or payments, and the sync waits
+    # behind a refused check: the ledger refuses the 1001st instead, and nothing of it.
+    assert MAX_CHECK_LIST == cloud_schemas.MAX_LIST
+    till = Till()
+    check = till.open()
+    for _ in range(MAX_CHECK_LIST // 100):
+        till.add(check, *[BURGER] * 100)
+    err = till.err("invalid", "add_items", check=check, items=[BURGER])
+    assert (
+        err.message
+        == f"check {check} can hold at most 1000 lines (it has 1000): open another check"
+    )
+    assert len(till.state.checks[check]["lines"]) == MAX_CHECK_LIST
+    other = till.open(table="13")
+    for _ in range(MAX_CHECK_LIST // 100 - 1):
+        till.add(other, *[BURGER] * 100)
+    till.add(other, *[BURGER] * 99)
+    assert till.err("invalid", "add_items", check=other, items=[BURGER] * 2)  # all or nothing
+    assert len(till.state.checks[other]["lines"]) == MAX_CHECK_LIST - 1
+    till.add(other, BURGER)
+    for _ in range(MAX_CHECK_LIST):
+        till.ok("pay", check=check, tender="voucher", amount=1)
+    err = till.err("invalid", "pay", check=check, tender="voucher", amount=1)
+    assert "at most 1000 payments" in err.message
+    assert len(till.state.checks[check]["payments"]) == MAX_CHECK_LIST
 
 
 def test_cloud_tenders_are_refused_without_an_authorization() -> None:
