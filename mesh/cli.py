@@ -216,12 +216,20 @@ def ctl(
     """Talk to a running node over its control socket (see docs/ctl.md).
 
     For submit, COMMAND is the command as JSON (docs/commands.md), or - to read it
-    from standard input. For revoke, COMMAND is the device to remove (a lost
-    tablet). enrol-code makes a one-time code for a new device (docs/membership.md).
+    from standard input. For checks, COMMAND is one check (as --check). For revoke,
+    COMMAND is the device to remove (a lost tablet). enrol-code makes a one-time code
+    for a new device (docs/membership.md).
     """
     from mesh.ctl import run_ctl
 
     args: dict[str, object] = {}
+    if command is not None and what not in ("submit", "checks", "revoke"):
+        raise click.UsageError(f"ctl {what} takes no argument (got {command!r})")
+    if what == "checks" and command is not None:
+        # ``ctl checks REF`` is ``ctl checks --check REF``.
+        if check_ref is not None and check_ref != command:
+            raise click.UsageError("give the check once: ctl checks REF, or --check REF")
+        check_ref = command
     if what == "submit":
         if command is None:
             raise click.UsageError("submit needs COMMAND (JSON, or - for standard input)")

@@ -24,7 +24,8 @@ def _request(what: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]] | st
     """The control op and its arguments, or an error message for the user."""
     if what != "submit":
         op = what.replace("-", "_")  # enrol-code on the command line is op enrol_code
-        return op, {k: v for k, v in args.items() if v not in (None, False)}
+        # Options not given are None (flags False); a 0 given is kept: the node judges it.
+        return op, {k: v for k, v in args.items() if v is not None and v is not False}
     try:
         command = json.loads(args["command_text"])
     except json.JSONDecodeError as exc:
@@ -78,7 +79,11 @@ def _human(what: str, reply: dict[str, Any]) -> str:
 def run_ctl(data_dir: Path, what: str, args: dict[str, Any], *, as_json: bool) -> int:
     built = _request(what, args)
     if isinstance(built, str):
-        print(f"tablemesh ctl: {built}", file=sys.stderr)
+        # Refused before it reached a node, as the node refuses a command that is not one.
+        if as_json:
+            print(json.dumps({"ok": False, "error": {"code": "invalid", "message": built}}))
+        else:
+            print(f"tablemesh ctl: {built}", file=sys.stderr)
         return EXIT_REFUSED
     op, body = built
     try:

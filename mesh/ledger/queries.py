@@ -70,23 +70,35 @@ def find_check(state: LedgerState, ref: str) -> dict[str, Any] | None:
     return None if check is None else check_detail(state, check)
 
 
-def open_checks(
-    state: LedgerState, *, table: str | None = None, server: str | None = None
+def list_checks(
+    state: LedgerState,
+    *,
+    open_only: bool = True,
+    day: str | None = None,
+    table: str | None = None,
+    server: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Open checks, oldest first, optionally of one table and/or one server."""
+    """Checks oldest first: open ones only or all, of one business day, table, server."""
     found = [
         c
         for c in state.checks.values()
-        if c["status"] == "open"
+        if (not open_only or c["status"] == "open")
+        and (day is None or c["business_day"] == day)
         and (table is None or c["table"] == table)
         and (server is None or c["server"] == server)
     ]
     return [check_summary(state, c) for c in sorted(found, key=_sort_key_check)]
 
 
+def open_checks(
+    state: LedgerState, *, table: str | None = None, server: str | None = None
+) -> list[dict[str, Any]]:
+    """Open checks, oldest first, optionally of one table and/or one server."""
+    return list_checks(state, table=table, server=server)
+
+
 def checks_of_day(state: LedgerState, day: str) -> list[dict[str, Any]]:
-    found = [c for c in state.checks.values() if c["business_day"] == day]
-    return [check_summary(state, c) for c in sorted(found, key=_sort_key_check)]
+    return list_checks(state, open_only=False, day=day)
 
 
 def _line_station(state: LedgerState, check_id: str, line_id: str) -> str:

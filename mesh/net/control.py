@@ -152,6 +152,9 @@ def request(path: Path, message: dict[str, Any], timeout: float) -> dict[str, An
         raise ControlError(f"the node did not answer within {timeout:g} s") from exc
     except OSError as exc:  # reset or broken pipe: the node died mid-request
         raise ControlError(f"the connection to the node at {path} failed: {exc}") from exc
+    if not buf.endswith(b"\n"):
+        # The node closed the connection before its answer was whole: it stopped or died.
+        raise ControlError(f"the node at {path} closed the connection without answering")
     try:
         reply = json.loads(buf)
     except json.JSONDecodeError as exc:

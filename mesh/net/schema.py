@@ -136,6 +136,9 @@ def check_json(value: object, where: str, depth: int = 0) -> None:
                 raise SchemaError("bad_type", f"{where}: dict key is not a string")
             check_json(item, where, depth + 1)
         return
+    if isinstance(value, float):
+        why = "is not a whole number (money is in minor units: 1250 for 12.50)"
+        raise SchemaError("bad_type", f"{where}: {value!r} {why}")
     raise SchemaError("bad_type", f"{where}: {type(value).__name__} is not JSON-able")
 
 

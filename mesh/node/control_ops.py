@@ -60,35 +60,57 @@ async def _state(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     return _ok(node=node.node_id, **queries.overview(ledger, now_ms=node.now_ms()))
 
 
+def _strings(request: dict[str, Any], *keys: str) -> dict[str, str | None] | str:
+    """Optional text filters (an empty one is none), or what is wrong with one: a
+    filter of the wrong type is refused, never ignored (which would list everything)."""
+    out: dict[str, str | None] = {}
+    for key in keys:
+        value = request.get(key)
+        if value is not None and not isinstance(value, str):
+            return f'"{key}" must be a string'
+        out[key] = value or None
+    return out
+
+
 async def _checks(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     assert node.replica is not None
     ledger = node.replica.ledger
-    ref = _opt_str(request, "check")
+    got = _strings(request, "check", "day", "table", "server")
+    if isinstance(got, str):
+        return _bad(got)
+    everything = request.get("all", False)
+    if not isinstance(everything, bool):
+        return _bad('"all" must be true or false')
+    ref = got["check"]
     if ref is not None:
         found = queries.find_check(ledger, ref)
         if found is None:
             return {"ok": False, "error": {"code": "not_found", "message": f"no check {ref}"}}
         return _ok(check=found)
-    day = _opt_str(request, "day")
-    if day is not None:
-        return _ok(checks=queries.checks_of_day(ledger, day))
-    if request.get("all"):
-        checks = [queries.check_summary(ledger, c) for c in ledger.checks.values()]
-        return _ok(checks=checks)
-    return _ok(
-        checks=queries.open_checks(
-            ledger, table=_opt_str(request, "table"), server=_opt_str(request, "server")
-        )
+    # A day's checks are all of them, open or closed, as ``all`` is; the filters add up.
+    checks = queries.list_checks(
+        ledger,
+        open_only=not everything and got["day"] is None,
+        day=got["day"],
+        table=got["table"],
+        server=got["server"],
     )
+    return _ok(checks=checks)
 
 
 async def _tickets(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     assert node.replica is not None
+    got = _strings(request, "station")
+    if isinstance(got, str):
+        return _bad(got)
+    include_bumped = request.get("include_bumped", False)
+    if not isinstance(include_bumped, bool):
+        return _bad('"include_bumped" must be true or false')
     return _ok(
         tickets=queries.tickets(
             node.replica.ledger,
-            station=_opt_str(request, "station"),
-            include_bumped=bool(request.get("include_bumped")),
+            station=got["station"],
+            include_bumped=include_bumped,
             now_ms=node.now_ms(),
         )
     )
@@ -140,9 +162,12 @@ async def _watch(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     """Long-poll: answers once the applied index passes ``after`` (or at the timeout)."""
     after = request.get("after", 0)
     timeout = request.get("timeout", 10.0)
-    if not isinstance(after, int) or not isinstance(timeout, int | float):
+    numbers = all(not isinstance(v, bool) for v in (after, timeout))
+    if not (numbers and isinstance(after, int) and isinstance(timeout, int | float)):
         return _bad('watch takes integer "after" and numeric "timeout"')
-    await node.wait_applied(after + 1, min(float(timeout), MAX_WATCH_S))
+    if not 0 <= timeout <= MAX_WATCH_S:
+        return _bad(f'watch\'s "timeout" must be 0 to {MAX_WATCH_S:g} s')
+    await node.wait_applied(after + 1, float(timeout))
     assert node.replica is not None
     return _ok(applied_index=node.replica.ledger.applied_index)
 
@@ -226,11 +251,12 @@ async def _query(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     assert node.replica is not None
     ledger = node.replica.ledger
     name = request.get("name")
-    station = _opt_str(request, "station")
+    got = _strings(request, "station", "day")
+    if isinstance(got, str):
+        return _bad(got)
+    station = got["station"]
     if name == "day_summary":
-        return _ok(
-            summary=queries.day_summary(ledger, now_ms=node.now_ms(), day=_opt_str(request, "day"))
-        )
+        return _ok(summary=queries.day_summary(ledger, now_ms=node.now_ms(), day=got["day"]))
     if name == "all_day":
         return _ok(counts=queries.all_day_counts(ledger, station=station))
     if name == "recently_bumped":

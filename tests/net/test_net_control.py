@@ -1,4 +1,5 @@
-"""The control socket's server stops cleanly with clients still connected.
+"""The control socket's server stops cleanly with clients still connected, and a
+client whose node goes away mid-request says so plainly.
 
 A script may hold a connection open (a long poll, a kept connection) while its
 device is stopped; the stop must end those connections at once, let each client
@@ -10,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
-from mesh.net.control import ControlServer
+import pytest
+
+from mesh.net.control import ControlError, ControlServer, request
 
 WAIT_S = 5.0  # s: the longest any step here may take
 
@@ -66,3 +70,30 @@ def test_stopping_with_idle_and_busy_clients_ends_both_and_reports_no_error(
     assert idle_ended and busy_ended
     assert not path.exists()
     assert errors == [], [str(e.get("message")) for e in errors]
+
+
+@pytest.mark.parametrize("sent", [b"", b'{"ok": tr'])
+def test_a_node_gone_before_its_whole_answer_is_a_closed_connection(
+    tmp_path: Path, sent: bytes
+) -> None:
+    """Not "the node answered something that is not JSON": it answered nothing whole."""
+    path = tmp_path / "control.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    server.settimeout(WAIT_S)
+
+    def die_mid_request() -> None:
+        conn, _ = server.accept()
+        conn.recv(4096)
+        conn.sendall(sent)
+        conn.close()  # as a node killed with -9 while the client waits
+
+    node = threading.Thread(target=die_mid_request, daemon=True)
+    node.start()
+    try:
+        with pytest.raises(ControlError, match="closed the connection without answering"):
+            request(path, {"op": "submit"}, WAIT_S)
+    finally:
+        node.join(WAIT_S)
+        server.close()

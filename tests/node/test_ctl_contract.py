@@ -1,0 +1,99 @@
+"""``tablemesh ctl --json`` and the control socket as a script drives them (docs/ctl.md):
+filters that add up, refusals that are JSON with the documented exit status, and
+arguments of the wrong type refused rather than ignored. A live one-node site; ctl
+as its own process, as a script runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cluster import Cluster
+from tests.support.procs import ProcessReaper
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_ctl_filters_refusals_and_exit_codes(tmp_path: Path, reaper: ProcessReaper) -> None:
+    cluster = Cluster(tmp_path / "s", reaper, nodes=1)
+    cluster.start()
+    client = cluster.client("n1")
+
+    def ctl(*argv: str) -> tuple[int, dict[str, Any] | None, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "mesh", "ctl", "--data", str(cluster.data("n1")), *argv],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        out = json.loads(done.stdout) if "--json" in argv and done.stdout.strip() else None
+        return done.returncode, out, done.stderr
+
+    def submit(command: dict[str, Any]) -> dict[str, Any]:
+        reply = client.submit(command)
+        assert reply["ok"], reply
+        outcome: dict[str, Any] = reply
+        return outcome
+
+    closed = cluster.open_check("n1", table="12")
+    soda = {"item": "soda", "qty": 1}
+    submit({"type": "add_items", "by": "s-ana", "check": closed, "items": [soda]})
+    submit({"type": "pay", "by": "s-ana", "check": closed, "tender": "cash"})
+    submit({"type": "close_check", "by": "s-ana", "check": closed})
+    still_open = cluster.open_check("n1", table="12")
+    elsewhere = cluster.open_check("n1", table="13")
+
+    # Filters add up: --all with --table is table 12's checks, closed ones too.
+    code, got, _ = ctl("checks", "--all", "--table", "12", "--json")
+    assert code == 0 and got is not None
+    assert [c["id"] for c in got["checks"]] == [closed, still_open]
+    code, got, _ = ctl("checks", "--table", "12", "--json")
+    assert got is not None and [c["id"] for c in got["checks"]] == [still_open]
+    code, got, _ = ctl("checks", "--all", "--server", "s-nobody", "--json")
+    assert code == 0 and got == {"ok": True, "checks": []}
+    code, got, _ = ctl("checks", "--all", "--json")
+    assert got is not None and [c["id"] for c in got["checks"]] == [closed, still_open, elsewhere]
+    # One check: as an argument or with --check.
+    code, got, _ = ctl("checks", closed, "--json")
+    assert code == 0 and got is not None and got["check"]["status"] == "closed"
+    code, got, _ = ctl("checks", "NOPE-1", "--json")
+    assert code == 1 and got is not None and got["error"]["code"] == "not_found"
+    code, got, err = ctl("checks", closed, "--check", elsewhere, "--json")
+    assert code == 2 and got is None and "give the check once" in err
+    code, got, err = ctl("status", "extra", "--json")
+    assert code == 2 and "takes no argument" in err
+
+    # Refused by ctl itself: one JSON object on stdout, exit 1, as a node's refusal.
+    for text, why in (("{not json", "not valid JSON"), ("[1, 2]", "must be a JSON object")):
+        code, got, _ = ctl("submit", text, "--json")
+        assert code == 1 and got is not None, (text, got)
+        assert got["ok"] is False and got["error"]["code"] == "invalid"
+        assert why in got["error"]["message"]
+    # A 0 given is passed on and judged, not dropped for the default.
+    code, got, _ = ctl("enrol-code", "--ttl", "0", "--json")
+    assert code == 1 and got is not None and got["error"]["code"] == "bad_request", got
+    # Money in minor units: a float says so.
+    pay = {"type": "pay", "by": "s-ana", "check": still_open, "tender": "cash", "amount": 12.5}
+    code, got, _ = ctl("submit", json.dumps(pay), "--json")
+    assert code == 1 and got is not None and got["error"]["code"] == "invalid"
+    assert "minor units" in got["error"]["message"]
+
+    # Over the socket: a filter of the wrong type is a bad_request, never ignored.
+    for op, args in (
+        ("checks", {"check": 12}),
+        ("checks", {"table": 12}),
+        ("checks", {"all": "yes"}),
+        ("tickets", {"station": 7}),
+        ("tickets", {"include_bumped": "yes"}),
+        ("query", {"name": "all_day", "station": 7}),
+        ("watch", {"after": 0, "timeout": 1000}),
+        ("watch", {"after": True}),
+        ("watch", {"after": 0, "timeout": -1}),
+    ):
+        reply = client.call(op, **args)
+        assert reply["ok"] is False and reply["error"]["code"] == "bad_request", (op, args)
+    assert client.call("watch", after=10**6, timeout=0.1)["ok"]
+    assert client.call("checks", table="13")["checks"][0]["id"] == elsewhere
