@@ -3,6 +3,7 @@
     python bench/kitchen.py            # 60 s of rush, then 20 s at 60 open tickets
     python bench/kitchen.py --quick    # 15 s and 8 s
     python bench/kitchen.py --window 1280x720
+    python bench/kitchen.py --normal-priority   # the KDS draws at normal priority
 
 A 5-node site on loopback: four terminal nodes (processes) and one expo KDS (the
 real Kivy app with its node inside, on a private Xvfb). Twelve server threads,
@@ -39,8 +40,10 @@ short, as a kitchen that keeps up does.
   thread did between applying it and that frame (label images, layouts, the clock's run
   before a frame).
 
-Each phase also prints the machine's 1-minute load average at its start and end:
-other work on the machine moves every wall-clock figure above.
+The KDS draws at real-time priority where it may (kitchen/draw_priority.py; as root,
+for one) and the bench prints which. Each phase also prints the machine's 1-minute
+load average at its start and end: other work on the machine moves every wall-clock
+figure above.
 
 Needs Xvfb. Writes ``bench/results/kitchen.json``.
 """
@@ -421,6 +424,12 @@ def run_redraw(root: Path, kds: Kds, seconds: float, together: bool) -> dict[str
     }
 
 
+def ui_thread_scheduling(pid: int) -> str:
+    """How the KDS's UI thread (its process's first) is scheduled: "real-time" or "normal"."""
+    policy = os.sched_getscheduler(pid) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
+    return "real-time" if policy in (os.SCHED_RR, os.SCHED_FIFO) else "normal"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -430,6 +439,9 @@ def main() -> int:
                         help="redraw: fire right after each bump, not 0.5 s later")  # fmt: skip
     parser.add_argument("--full-redraw", action="store_true",
                         help="every frame whole (kitchen.json: partial_redraw false)")  # fmt: skip
+    parser.add_argument("--normal-priority", action="store_true",
+                        help="the KDS draws at normal priority (kitchen.json: draw_priority "
+                             "normal), not real-time where allowed")  # fmt: skip
     args = parser.parse_args()
     reason = xvfb_missing()
     if reason:
@@ -446,6 +458,8 @@ def main() -> int:
         settings: dict[str, Any] = {"default_staff": "k-dev", "width": width, "height": height}
         if args.full_redraw:
             settings["partial_redraw"] = False
+        if args.normal_priority:
+            settings["draw_priority"] = "normal"
         (root / "k1" / "kitchen.json").write_text(json.dumps(settings))
         kds: Kds | None = None
         try:
@@ -453,6 +467,7 @@ def main() -> int:
                 reaper.spawn([sys.executable, "-m", "mesh", "node", "--data", str(root / name)],
                              log=root / name / "node.log")  # fmt: skip
             kds = Kds(reaper, root / "k1", "expo", log=root / "kds.log").ready()
+            drawing = ui_thread_scheduling(kds.proc.pid)
             kds.wait_for("the node in the quorum", lambda s: s["dot"] != "cut_off", 30)
             rush = run_rush(root, kds, rush_s)
             redraw = run_redraw(root, kds, redraw_s, args.together)
@@ -461,7 +476,8 @@ def main() -> int:
                 kds.close()
             reaper.reap()
     figures = {"nodes": 5, "window": args.window, "full_redraw": args.full_redraw,
-               "rush": rush, "sixty_open": redraw}  # fmt: skip
+               "kds_ui_thread": drawing, "rush": rush, "sixty_open": redraw}  # fmt: skip
+    print(f"the KDS's UI thread drew at {drawing} priority")
     f2s, rd = rush["fire_to_screen"], redraw["redraw"]
     print(f"dinner rush on 5 nodes: {rush['fires']} fires in {rush_s:g} s "
           f"({rush['fires_per_s']}/s), {rush['bumps']} bumps, {rush['errors']} errors, "

@@ -25,6 +25,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kitchen import keys
 from kitchen.damage import PartialRedraw
+from kitchen.draw_priority import raise_draw_priority
 from kitchen.feed import Feed, FeedClient, Snapshot
 from kitchen.model import (
     TicketView,
@@ -130,6 +131,9 @@ class KitchenApp(App):  # type: ignore[misc]  # Kivy ships no type hints
     # -- life --------------------------------------------------------------------------
     def build(self) -> KitchenShell:
         Window.clearcolor = CARD_GREY
+        if self.settings.draw_priority == "realtime":
+            # Now: the window and its renderer's threads exist, the feed's does not yet.
+            raise_draw_priority()
         # Each frame clears and draws only the box that changed, once the back buffer is
         # shown to keep its pixels (kitchen/damage.py); else every frame is whole.
         self.partial = PartialRedraw(Window, enabled=self.settings.partial_redraw)

@@ -15,6 +15,7 @@ from typing import Any
 
 SETTINGS_FILE = "kitchen.json"
 STATIONS = ("grill", "fry", "cold", "bar", "expo")
+DRAW_PRIORITIES = ("realtime", "normal")
 
 
 class SettingsError(ValueError):
@@ -35,6 +36,9 @@ class KitchenSettings:
     # Draw a frame only where it changed, where the back buffer is shown to keep its
     # pixels (kitchen/damage.py); false draws every frame whole.
     partial_redraw: bool = True
+    # "realtime": the UI thread and the renderer's threads at the lowest real-time
+    # priority where allowed (kitchen/draw_priority.py); "normal": as every thread.
+    draw_priority: str = "realtime"
     width: int = 1920
     height: int = 1080
 
@@ -43,6 +47,8 @@ class KitchenSettings:
             raise SettingsError(f"station must be one of {', '.join(STATIONS)}")
         if not 0 < self.warn_after_s < self.late_after_s:
             raise SettingsError("need 0 < warn_after_s < late_after_s")
+        if self.draw_priority not in DRAW_PRIORITIES:
+            raise SettingsError(f"draw_priority must be one of {', '.join(DRAW_PRIORITIES)}")
         if not 160 <= self.card_width <= 1000:
             raise SettingsError("card_width must be between 160 and 1000 px")
 

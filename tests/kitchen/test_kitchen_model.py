@@ -149,6 +149,12 @@ def test_settings(tmp_path: Path) -> None:
     (tmp_path / "kitchen.json").write_text(json.dumps({"colour": "red"}))
     with pytest.raises(SettingsError, match="unknown keys"):
         load_settings(tmp_path)
+    assert load_settings(tmp_path.parent / "none").draw_priority == "realtime"
+    (tmp_path / "kitchen.json").write_text(json.dumps({"draw_priority": "normal"}))
+    assert load_settings(tmp_path).draw_priority == "normal"
+    (tmp_path / "kitchen.json").write_text(json.dumps({"draw_priority": "fast"}))
+    with pytest.raises(SettingsError, match="draw_priority must be one of realtime, normal"):
+        load_settings(tmp_path)
     assert node_station({"ok": True}) is None  # an older node's status
     assert node_station({"device": {"station": None}}) is None
     assert node_station({"device": {"station": "walk-in"}}) is None
