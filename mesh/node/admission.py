@@ -54,6 +54,13 @@ class Admission:
         node = self._node
         r = node.replica
         assert r is not None
+        if peer == node.node_id:
+            # Not "not found": a leader cannot shut itself out while it leads the site.
+            return error_reply(
+                "invalid",
+                f"{peer} is this device, the leader: stop it (it hands over) and revoke it "
+                "from the new leader",
+            )
         target = node.devices().get(peer)
         if target is None:
             return error_reply("not_found", f"{peer} is not an enrolled device of this site")
@@ -160,6 +167,15 @@ class Admission:
             return self._welcome(name, r.roster.enrolled[name].get("prefix", ""))
         if name == node.node_id or name in node.enrolled():
             return self._refused("exists", f"a device named {name} is already enrolled")
+        # One key, one device: a key two devices share cannot tell them apart, and a
+        # revoked key stays out under any name (membership.md).
+        if public_key in r.roster.revoked.values():
+            why = "this key was revoked: a device re-enrols with a new key"
+            return self._refused("revoked", why)
+        holder = node.key_holder(public_key)
+        if holder is not None:
+            why = f"this key is already {holder}'s: each device needs a key of its own"
+            return self._refused("exists", why)
         site = node.config.site
         digest: str | None = None
         if code is not None:

@@ -442,15 +442,32 @@ class Node:
 
     # -- membership ------------------------------------------------------------
     def devices(self) -> dict[str, cfg.PeerConfig]:
-        """Every other device the site ever enrolled: ``node.json``'s, then the roster's."""
+        """Every other device the site ever enrolled: ``node.json``'s, then the roster's.
+
+        A roster entry with the key of another device (this one, or one of
+        ``node.json``'s under another name) is left out: the leader refuses such an
+        enrolment, but one in a log from before it did must not stop the node."""
         devices = dict(self.config.peers)
         if self.replica is not None:
-            for name, entry in self.replica.roster.enrolled.items():
-                if name != self.node_id:
-                    devices[name] = cfg.PeerConfig(
-                        address=entry["address"], public_key=entry["key"], role=entry["role"]
-                    )
+            holders = {p.public_key: name for name, p in self.config.peers.items()}
+            if self.keys is not None:
+                holders[self.keys.public] = self.node_id
+            for name, entry in sorted(self.replica.roster.enrolled.items()):
+                if name == self.node_id or holders.setdefault(entry["key"], name) != name:
+                    continue
+                devices[name] = cfg.PeerConfig(
+                    address=entry["address"], public_key=entry["key"], role=entry["role"]
+                )
         return devices
+
+    def key_holder(self, public_key: str) -> str | None:
+        """The device (this one included) whose key ``public_key`` is, if any."""
+        if self.keys is not None and public_key == self.keys.public:
+            return self.node_id
+        for name, peer in self.devices().items():
+            if peer.public_key == public_key:
+                return name
+        return None
 
     def enrolled(self) -> dict[str, cfg.PeerConfig]:
         """The other devices whose keys we accept: every device less those revoked."""

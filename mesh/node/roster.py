@@ -16,7 +16,8 @@ Rules (each applied identically on every node; applying one twice changes nothin
   its salted hash (``mesh.node.enrolment.code_hash``), never the code.
 - ``enrol`` ``{code, node, key, role, address, at_ms[, prefix]}``: a device proved a
   code at the leader's time ``at_ms``. Accepted only if the offer exists, is unused
-  and ``at_ms <= expires_ms``, the key is not revoked, and the check ID ``prefix``
+  and ``at_ms <= expires_ms``, the key was never revoked (under any name) and is no
+  other enrolled device's, and the check ID ``prefix``
   the leader chose for it is no other enrolled device's; it then consumes the offer
   (single use, site-wide) and enrols the key under ``node``.
 - ``revoke`` ``{node, key}``: the key is refused from now on, by every node. It
@@ -94,7 +95,8 @@ class Roster:
                 offer is None
                 or offer["used_by"] is not None
                 or record["at_ms"] > offer["expires_ms"]
-                or self.is_revoked(record["node"], record["key"])
+                or record["key"] in self.revoked.values()  # a revoked key, under any name
+                or self._held_by_another(record["node"], record["key"])
                 or ("prefix" in record and record["prefix"] in self.prefixes())
             ):
                 return False
@@ -124,6 +126,10 @@ class Roster:
         """The check ID prefixes given to enrolled devices (the founding ones are in node.json)."""
         current = {entry["prefix"] for entry in self.enrolled.values() if "prefix" in entry}
         return current | self.retired
+
+    def _held_by_another(self, node: str, key: str) -> bool:
+        """One key, one device: ``key`` is already another enrolled device's."""
+        return any(e["key"] == key for name, e in self.enrolled.items() if name != node)
 
     def is_revoked(self, node: str, key: str) -> bool:
         return self.revoked.get(node) == key

@@ -234,6 +234,16 @@ def test_a_revoked_device_is_refused_everywhere_and_leaves_the_configuration(
     reply = cluster.client(leader).call("revoke", node=victim)
     assert reply["ok"], reply
     assert cluster.client(leader).call("revoke", node=victim).get("already") is True
+    itself = cluster.client(leader).call("revoke", node=leader)
+    assert itself["error"]["code"] == "invalid" and "is this device, the leader" in str(itself)
+    # The revoked key stays out under any name: a new name is not a new device.
+    victim_key = load_or_create_keypair(cluster.data(victim) / cfg.KEYS_DIR).public
+    code = cluster.client(leader).call("enrol_code")["code"]
+    again = cluster.client(leader).call(
+        "enrol", code=code, node="n9", public_key=victim_key, role="terminal",
+        address=f"tcp://127.0.0.1:{free_port()}",
+    )  # fmt: skip
+    assert again["error"]["code"] == "revoked", again
 
     def gone() -> bool:
         rows = members(cluster, leader)
@@ -302,6 +312,15 @@ def test_a_device_enrols_with_a_one_time_code_and_joins_as_a_learner(
     assert again["ok"] and again["prefix"] == joined["prefix"], again
     taken = enrol(lc.call("enrol_code")["code"], key=other_key)  # another key, n4's name
     assert taken["error"]["code"] == "exists"
+    # One key, one device: the key of a device of the site (founding or enrolled, the
+    # leader's own too) under another name is refused before anything is committed; a
+    # committed one made every node that applied it stop.
+    for holder in (follower, leader, new):
+        key = public if holder == new else load_or_create_keypair(
+            cluster.data(holder) / cfg.KEYS_DIR).public  # fmt: skip
+        shared = enrol(lc.call("enrol_code")["code"], node="n7", key=key)
+        assert shared["error"]["code"] == "exists", shared
+        assert f"already {holder}'s" in shared["error"]["message"]
     short = lc.call("enrol_code", ttl_s=0.3)["code"]
     time.sleep(0.6)
     assert enrol(short, node="n5", key=other_key)["error"]["code"] == "expired_code"

@@ -68,6 +68,10 @@ def test_an_offer_is_used_once_before_it_expires_and_never_for_a_revoked_key() -
     assert not roster.apply({**enrol, "code": "h2", "node": "t11", "at_ms": 1001})  # expired
     roster.apply({"op": "revoke", "node": "t12", "key": "K12"})
     assert not roster.apply({**enrol, "code": "h2", "node": "t12", "key": "K12"})  # revoked key
+    roster.apply({"op": "offer", "code": "h3", "expires_ms": 1000})
+    assert not roster.apply({**enrol, "code": "h3", "node": "t13", "key": "K12"})  # any name
+    assert not roster.apply({**enrol, "code": "h3", "node": "t14", "key": "K9"})  # t9's key
+    assert roster.offers["h3"]["used_by"] is None
     assert roster.apply({**enrol, "code": "h2", "node": "t12", "key": "K12-new"})  # a new key
     assert not roster.enrolled_with("t9", "K-other")
     back = Roster.from_json(roster.to_json())
