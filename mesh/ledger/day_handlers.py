@@ -5,6 +5,9 @@ Rules
   it and when. ``close_day`` needs every check of that day closed, may run with
   the cloud unreachable, and returns the day's summary. After a day is closed,
   new business rolls into the next day (``LedgerState.business_day_of``).
+- ``close_day`` without a day closes today by the calendar (an early close's second
+  tap is ``conflict``, never tomorrow); a day not begun cannot be closed, nor a past
+  day with no business. ``open_day`` cannot open a day after the one sales go into.
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ def _day(ctx: Ctx, given: str | None) -> str:
 def open_day_handler(ctx: Ctx, cmd: OpenDay) -> dict[str, Any]:
     state = ctx.state
     day = _day(ctx, cmd.day)
+    if day > state.business_day_of(ctx.now):
+        raise Rejected("invalid", f"business day {day} has not started yet")
     rec = state.days.get(day)
     if rec is not None and rec["status"] == "closed":
         raise Rejected("conflict", f"business day {day} is closed")
@@ -84,12 +89,18 @@ def open_day_handler(ctx: Ctx, cmd: OpenDay) -> dict[str, Any]:
 
 def close_day_handler(ctx: Ctx, cmd: CloseDay) -> dict[str, Any]:
     state = ctx.state
-    day = _day(ctx, cmd.day)
-    if day > state.calendar_day_of(ctx.now) and day > state.business_day_of(ctx.now):
+    # The day by the calendar, not the one sales roll into once today is closed early:
+    # a manager's second tap closes nothing (already closed), never tomorrow, whose
+    # sales would then roll two days ahead. A day is over only once it has begun.
+    today = state.calendar_day_of(ctx.now)
+    day = today if cmd.day is None else _day(ctx, cmd.day)
+    if day > today:
         raise Rejected("invalid", f"business day {day} has not started yet")
     rec = state.days.get(day)
     if rec is not None and rec["status"] == "closed":
         raise Rejected("conflict", f"business day {day} is already closed")
+    if rec is None and day < today:
+        raise Rejected("not_found", f"nothing was sold on {day}: there is no such day to close")
     still_open = sorted(
         check_label(c)
         for c in state.checks.values()

@@ -65,3 +65,20 @@ def test_after_close_day_new_sales_roll_into_the_next_day() -> None:
     assert till.ok("open_check", check=till.new_check_id(), table="4")["business_day"] == (
         "2025-11-24"
     )
+
+
+def test_a_second_close_day_closes_nothing_and_no_day_is_closed_before_it_begins() -> None:
+    # A manager's double tap at 23:00: the second close must not close tomorrow (whose
+    # sales would then roll into the day after it).
+    till = Till(start_ms=ms(2025, 11, 24, 4, 0))  # 23:00 local on the 23rd
+    till.ok("close_day", by="m-eve")
+    again = till.err("conflict", "close_day", by="m-eve")
+    assert again.message == "business day 2025-11-23 is already closed"
+    assert till.err("invalid", "close_day", by="m-eve", day="2025-11-24")
+    assert till.ok("open_check", check=till.new_check_id(), table="4")["business_day"] == (
+        "2025-11-24"
+    )
+    assert till.err("invalid", "open_day", by="m-eve", day="2025-11-25")  # not begun
+    assert till.ok("open_day", by="m-eve")["day"] == "2025-11-24"  # where sales now go
+    gone = till.err("not_found", "close_day", by="m-eve", day="2025-01-01")
+    assert gone.message == "nothing was sold on 2025-01-01: there is no such day to close"
