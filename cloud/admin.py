@@ -13,9 +13,14 @@ from cloud.deps import AdminOnly, ServicesDep
 from cloud.errors import ERROR_RESPONSES, ApiError
 from cloud.schemas import ErrorBody, FaultIn, FaultOut, SiteCreated, SiteIn
 from cloud.sites import SiteConflict, SiteError, create_site
+from cloud.strict_json import StrictJsonRoute
 
 router = APIRouter(
-    prefix="/v1/admin", tags=["admin"], dependencies=[AdminOnly], responses=ERROR_RESPONSES
+    prefix="/v1/admin",
+    tags=["admin"],
+    dependencies=[AdminOnly],
+    responses=ERROR_RESPONSES,
+    route_class=StrictJsonRoute,
 )
 
 

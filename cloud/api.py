@@ -34,8 +34,9 @@ from cloud.schemas import (
     EventsIn,
     Health,
 )
+from cloud.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES, route_class=StrictJsonRoute)
 
 MAX_PAGE = 1000
 CheckRef = Annotated[

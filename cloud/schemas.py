@@ -12,6 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -47,6 +48,21 @@ BusinessDay = Annotated[
     BeforeValidator(_iso_day_text),
     WithJsonSchema({"type": "string", "format": "date"}),
 ]
+
+
+def _storable(value: dt.datetime) -> dt.datetime:
+    # Years 1 and 9999 parse, but with their offset they fall outside what a datetime can
+    # hold once turned to UTC for storage: that failed as a 500. No sale is that old.
+    # (Only that: a device whose clock says 1970 must still sync, or every later check
+    # would wait behind its refused one.)
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("a time this close to year 1 or 9999 cannot be stored") from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_storable)]
 # Integer minor units; floats are refused so that no rounding happens on the way in.
 MoneyAmount = Annotated[int, Field(strict=True, ge=-(10**15), le=10**15)]
 EventKind = Literal["time_entry", "no_sale", "audit", "day_close"]
@@ -63,8 +79,8 @@ class CheckIn(BaseModel):
 
     temp_id: Identifier
     business_day: BusinessDay
-    opened_at: AwareDatetime
-    closed_at: AwareDatetime | None = None
+    opened_at: Instant
+    closed_at: Instant | None = None
     status: Label = "open"
     table: JsonValue = None
     server: JsonValue = None
@@ -115,7 +131,7 @@ class CheckList(Strict):
 class EventIn(Strict):
     id: Identifier
     kind: EventKind
-    at: AwareDatetime
+    at: Instant
     business_day: BusinessDay
     data: dict[str, JsonValue] = {}
 

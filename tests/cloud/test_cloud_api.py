@@ -332,13 +332,22 @@ def test_catalog_needs_the_expected_top_level_keys(client: AppClient) -> None:
 # --- bad requests ------------------------------------------------------------------------
 
 
-def test_malformed_json_is_a_400(client: AppClient) -> None:
-    response = client.post(
-        "/v1/checks",
-        content=b'{"checks": [',
-        headers={**NORTH, "Content-Type": "application/json"},
-    )
-    assert_error(response, 400, "malformed_json")
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"checks": [',
+        # Python reads these, JSON has none: a free-form field stored them as null.
+        b'{"checks": [{"temp_id": "A1", "table": NaN}]}',
+        b'{"checks": [{"temp_id": "A1", "table": -Infinity}]}',
+        b"[" * 100_000 + b"]" * 100_000,  # the parser's recursion limit: was "bad_request"
+        b'{"checks": "\xff\xfe"}',
+    ],
+    ids=["cut-off", "NaN", "-Infinity", "deep", "not-utf-8"],
+)
+def test_malformed_json_is_a_400(client: AppClient, body: bytes) -> None:
+    headers = {**NORTH, "Content-Type": "application/json"}
+    assert_error(client.post("/v1/checks", content=body, headers=headers), 400, "malformed_json")
+    assert post_checks(client, a_check("FIRST"))[0]["number"] == 1
 
 
 @pytest.mark.parametrize(
@@ -355,6 +364,9 @@ def test_malformed_json_is_a_400(client: AppClient) -> None:
         {"checks": [a_check("A1", total="1250")]},
         {"checks": [a_check("A1", tips=-1)]},
         {"checks": [a_check("A1", opened_at="2026-03-14T18:00:00")]},
+        # Valid times that overflow once turned to UTC for storage (they were a 500).
+        {"checks": [a_check("A1", opened_at="0001-01-01T00:00:00+05:00")]},
+        {"checks": [a_check("A1", closed_at="9999-12-31T23:00:00-05:00")]},
         {"checks": [a_check("A1", business_day="14/03/2026")]},
         {"checks": [a_check("A1", business_day=20260314)]},
         {"checks": [a_check("A1", business_day="2026-03-14T00:00:00")]},
@@ -376,6 +388,7 @@ def test_wrong_check_shapes_are_422_and_number_nothing(
     [
         an_event("E1", "refund"),
         an_event("E1", at="yesterday"),
+        an_event("E1", at="0001-01-01T00:00:00+01:00"),
         an_event("E1", business_day=None),
         an_event("E1", data=[1]),
         {"kind": "audit"},
