@@ -167,15 +167,6 @@ class Admission:
             return self._welcome(name, r.roster.enrolled[name].get("prefix", ""))
         if name == node.node_id or name in node.enrolled():
             return self._refused("exists", f"a device named {name} is already enrolled")
-        # One key, one device: a key two devices share cannot tell them apart, and a
-        # revoked key stays out under any name (membership.md).
-        if public_key in r.roster.revoked.values():
-            why = "this key was revoked: a device re-enrols with a new key"
-            return self._refused("revoked", why)
-        holder = node.key_holder(public_key)
-        if holder is not None:
-            why = f"this key is already {holder}'s: each device needs a key of its own"
-            return self._refused("exists", why)
         site = node.config.site
         digest: str | None = None
         if code is not None:
@@ -199,6 +190,15 @@ class Admission:
         now = node.agreed_now_ms()
         if now > offer["expires_ms"]:
             return self._refused("expired_code", "this enrolment code has expired")
+        # Then one key, one device: a key two devices share cannot tell them apart, and a
+        # revoked key stays out under any name (membership.md).
+        if public_key in r.roster.revoked.values():
+            why = "this key was revoked: a device re-enrols with a new key"
+            return self._refused("revoked", why)
+        holder = node.key_holder(public_key)
+        if holder is not None:
+            why = f"this key is already {holder}'s: each device needs a key of its own"
+            return self._refused("exists", why)
         prefix = self._free_prefix()
         record = {
             "op": "enrol",
