@@ -38,7 +38,7 @@ def check_out(row: Check) -> CheckOut:
 def find_check(session: Session, site_id: int, ref: str) -> Check | None:
     """The check whose number or temporary id is ``ref`` (numbers first)."""
     mine = select(Check).where(Check.site_id == site_id)
-    if ref.isdigit() and len(ref) <= 18:
+    if ref.isascii() and ref.isdigit() and len(ref) <= 18:
         found = session.scalar(mine.where(Check.number == int(ref)))
         if found is not None:
             return found

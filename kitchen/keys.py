@@ -10,6 +10,8 @@ from __future__ import annotations
 ESCAPE, BACKSPACE, ENTER, NUMPAD_ENTER, RIGHT, LEFT = 27, 8, 13, 271, 275, 276
 
 Action = tuple[str, str | int | None]
+# Only these: str.isdigit also takes "²" and other digits a PIN or a bump must not be.
+DIGITS = frozenset("0123456789")
 
 # Rules: letter keys, on any screen but the PIN pad.
 LETTERS: dict[str, Action] = {"a": ("toggle", "all_day"), "r": ("toggle", "recall"),
@@ -22,14 +24,14 @@ def action(screen: str, key: int, text: str | None) -> Action | None:
     if key == ESCAPE:  # back to the rail; never quit the kitchen's screen
         return ("show", "rail")
     if screen == "login":
-        if text and text.isdigit():
+        if text and text in DIGITS:
             return ("pin", text)
         if key in (ENTER, NUMPAD_ENTER):
             return ("pin", "enter")
         if key == BACKSPACE:
             return ("pin", "clear")
         return ("ignore", None)
-    if text and text.isdigit() and text != "0":
+    if text and text in DIGITS and text != "0":
         if screen == "rail":
             return ("bump", int(text))
         if screen == "recall":

@@ -48,7 +48,7 @@ def code_complete(shown: str) -> bool:
 
 def port_number(typed: str) -> int | None:
     """The port typed, or None when it is not one a device can listen on."""
-    if not typed.isdigit():
+    if not (typed.isascii() and typed.isdigit()):
         return None
     port = int(typed)
     return port if 1 <= port <= 65535 else None

@@ -38,7 +38,7 @@ def money(minor: int | None, site: Mapping[str, Any] | None = None) -> str:
 
 def parse_keyed_amount(digits: str) -> int:
     """Keypad entry is typed in minor units, like a till: ``"2000"`` is 20.00."""
-    clean = "".join(ch for ch in digits if ch.isdigit())
+    clean = "".join(ch for ch in digits if "0" <= ch <= "9")
     return int(clean) if clean else 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
+from kitchen.keys import DIGITS
 from kitchen.screens import load_kv
 
 load_kv(__file__)
@@ -27,7 +28,7 @@ class LoginScreen(Screen):  # type: ignore[misc]  # Kivy ships no type hints
             if self.pin and self.pin_handler is not None:
                 self.busy = True
                 self.pin_handler(self.pin)
-        elif key.isdigit() and len(self.pin) < MAX_PIN:
+        elif key in DIGITS and len(self.pin) < MAX_PIN:
             self.pin += key
 
     def refused(self, message: str) -> None:

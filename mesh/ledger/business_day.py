@@ -87,5 +87,7 @@ def business_day(
 def is_day_name(s: str) -> bool:
     if len(s) != 10 or s[4] != "-" or s[7] != "-":
         return False
+    if not s.isascii():  # str.isdigit takes "¹", which int() does not
+        return False
     y, m, d = s[:4], s[5:7], s[8:]
     return y.isdigit() and m.isdigit() and d.isdigit() and 1 <= int(m) <= 12 and 1 <= int(d) <= 31

@@ -465,7 +465,7 @@ def attach_loyalty_handler(ctx: Ctx, cmd: AttachLoyalty) -> dict[str, Any]:
     phone = None
     if cmd.phone is not None:
         phone = _PHONE_CHARS.sub("", cmd.phone)
-        if not phone.isdigit() or not 7 <= len(phone) <= 15:
+        if not (phone.isascii() and phone.isdigit()) or not 7 <= len(phone) <= 15:
             raise Rejected("invalid", f"'{cmd.phone}' is not a phone number")
         if cmd.phone.strip().startswith("+"):
             phone = "+" + phone

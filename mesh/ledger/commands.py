@@ -304,7 +304,7 @@ class _Reader:
     def check_id(self, key: str = "check") -> str:
         """A check reference: a temporary ID (folded as a person may type it) or a number."""
         value = self.text(key, max_len=MAX_ID)
-        if value.isdigit():
+        if value.isascii() and value.isdigit():  # "²" is a digit to str, not to int
             return value
         folded = normalize_temp_id(value)
         if not is_valid_temp_id(folded):

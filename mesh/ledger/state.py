@@ -118,7 +118,7 @@ class LedgerState:
 
     def find_check(self, ref: str) -> CheckRec | None:
         """A check by temporary ID (as typed by a person, too) or by real number."""
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():
             temp = self.numbers.get(str(int(ref)))
             return self.checks.get(temp) if temp is not None else None
         check = self.checks.get(ref)

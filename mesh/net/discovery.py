@@ -100,7 +100,7 @@ def read_advert(info: AsyncServiceInfo) -> tuple[str, PeerSeen] | str:
     if not isinstance(role, str) or not role:
         return "bad_txt"
     guest = props.get("gp") or "0"
-    if not guest.isdigit() or not 0 <= int(guest) <= 65535:
+    if not (guest.isascii() and guest.isdigit()) or not 0 <= int(guest) <= 65535:
         return "bad_txt"
     addresses = info.parsed_addresses(IPVersion.V4Only) or info.parsed_addresses()
     if not addresses or info.port is None:

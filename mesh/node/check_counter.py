@@ -32,7 +32,7 @@ class CheckCounter:
             text = self._path.read_text().strip()
         except FileNotFoundError:
             return 1
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             # A torn write of the reservation: skip far ahead rather than risk reuse.
             raise ValueError(f"{self._path} is corrupt ({text[:20]!r}); restore or remove it")
         return int(text)

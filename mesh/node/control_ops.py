@@ -205,7 +205,7 @@ async def _check_pin(
 ) -> dict[str, Any]:
     """Verify a PIN on this device (slow hash, off the loop), with lockout."""
     pin = request.get("pin")
-    if not isinstance(pin, str) or not pin.isdigit():
+    if not isinstance(pin, str) or not (pin.isascii() and pin.isdigit()):
         return _bad('"pin" must be a string of digits')
     now = time.monotonic()
     wait = node.lockout.locked(now)

@@ -103,7 +103,7 @@ async def join_site(
     if not bind.startswith("tcp://") or "*" in bind or bind.startswith("tcp://0.0.0.0"):
         raise JoinError("invalid", "bind must be tcp://ADDRESS:PORT with this device's LAN address")
     host, _, port = bind.removeprefix("tcp://").rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise JoinError("invalid", "bind must end with a port number (1-65535)")
     # Checked before the code is spent: once enrolled, every device dials this
     # address, so a device that cannot listen there would be known but unreachable.

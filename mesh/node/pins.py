@@ -26,7 +26,7 @@ MAX_LOCKOUT_SECONDS = 15 * 60.0
 
 def hash_pin(pin: str) -> str:
     """A salted argon2id hash of ``pin`` (digits only, 4 to 8 of them)."""
-    if not (pin.isdigit() and 4 <= len(pin) <= 8):
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):
         raise ValueError("a PIN is 4 to 8 digits")
     return _HASHER.hash(pin)
 

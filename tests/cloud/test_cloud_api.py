@@ -168,6 +168,8 @@ def test_both_ids_find_the_check(client: AppClient) -> None:
 def test_unknown_check_is_a_json_404(client: AppClient) -> None:
     assert_error(client.get("/v1/checks/NOPE", headers=NORTH), 404, "check_not_found")
     assert_error(client.get("/v1/checks/99", headers=NORTH), 404, "check_not_found")
+    # "¹" is a digit to str.isdigit, not to int(): it was a 500 (found by the fuzz test).
+    assert_error(client.get("/v1/checks/¹", headers=NORTH), 404, "check_not_found")
 
 
 def test_checks_are_filed_in_the_business_day_the_site_states(client: AppClient) -> None:
@@ -415,6 +417,10 @@ def test_non_json_body_is_a_415(client: AppClient) -> None:
         "/v1/checks", content=b"checks=A1", headers={**NORTH, "Content-Type": "text/plain"}
     )
     assert_error(response, 415, "unsupported_media_type")
+    # JSON with no label at all: the label is what is wrong, not the body.
+    unlabelled = client.post("/v1/checks", content=json.dumps({"checks": []}), headers=NORTH)
+    assert_error(unlabelled, 415, "unsupported_media_type")
+    assert "Content-Type: application/json" in unlabelled.json()["error"]["message"]
 
 
 def test_unknown_route_and_method_are_json(client: AppClient) -> None:

@@ -162,6 +162,8 @@ def test_settings(tmp_path: Path) -> None:
 
 
 def test_bump_bar_keys() -> None:
+    assert keys.action("rail", 178, "²") is None  # a digit to str.isdigit, not a bump
+    assert keys.action("login", 178, "²") == ("ignore", None)
     assert keys.action("rail", 51, "3") == ("bump", 3)
     assert keys.action("recall", 49, "1") == ("recall", 1)
     assert keys.action("login", 49, "1") == ("pin", "1")

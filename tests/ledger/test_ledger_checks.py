@@ -37,6 +37,17 @@ def test_open_check_records_table_guests_server_and_day() -> None:
     assert view["business_day"] == "2025-11-23"
 
 
+def test_digits_int_cannot_read_are_not_numbers() -> None:
+    # str.isdigit takes "¹" and "²", int() does not: each was an internal error, the
+    # same on every node, where it is a plain refusal.
+    till = Till()
+    assert till.err("invalid", "pay", check="¹", tender="cash")
+    assert till.err("invalid", "close_day", by="m-eve", day="2025-¹1-01")
+    fullwidth = "\uff15" * 8  # eight fullwidth 5s
+    assert till.err("invalid", "attach_loyalty", check=till.open(), phone=fullwidth)
+    assert till.state.find_check("²") is None
+
+
 def test_open_check_errors() -> None:
     till = Till()
     check = till.open()
