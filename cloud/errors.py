@@ -96,11 +96,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _body_is_not_json(request: Request, exc: RequestValidationError) -> bool:
-    # FastAPI parses a body as JSON only when it is labelled JSON (or not labelled);
-    # otherwise the model sees raw bytes and the error would blame the content.
+    # FastAPI parses a body as JSON only when it is labelled JSON (not when it is not
+    # labelled at all); otherwise the model sees raw bytes and the error would blame
+    # the content ("Input should be a valid dictionary") rather than the label.
     content_type = request.headers.get("content-type", "")
-    if not content_type:
-        return False
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
         return False
