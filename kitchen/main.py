@@ -55,7 +55,11 @@ def run(data_dir: Path, station: str | None) -> int:
     from kitchen.app import KitchenApp
 
     node = api.EmbeddedNode(data_dir)
-    client = node.start()
+    try:
+        client = node.start()
+    except Exception as exc:  # whatever stops the node: said, not a traceback
+        sys.stderr.write(f"tablemesh kitchen: this device's node did not start: {exc}\n")
+        return 1
     try:
         chosen = choose_station(station, settings, client.status())
         app = KitchenApp(client, settings, chosen)

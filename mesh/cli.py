@@ -106,10 +106,17 @@ def node(
             f"(check IDs {joined.prefix}-...); starting as a learner",
             err=True,
         )
+    import zmq
+
+    from mesh.net.keys import KeyFileError
+
     try:
         code = asyncio.run(run_node(Path(data_dir)))
-    except ConfigError as exc:
+    except (ConfigError, KeyFileError) as exc:
         click.echo(f"tablemesh node: {exc}", err=True)
+        sys.exit(1)
+    except zmq.ZMQError as exc:  # its address taken by another program, or not this host's
+        click.echo(f"tablemesh node: cannot listen on this device's address: {exc}", err=True)
         sys.exit(1)
     sys.exit(code)
 
@@ -153,7 +160,8 @@ def cloud(ctx: click.Context) -> None:
 
 @main.command()
 @click.option("--headless", is_flag=True, help="No windows: nodes (and cloud) only.")
-@click.option("--nodes", default=5, show_default=True, help="How many nodes to start.")
+@click.option("--nodes", default=5, show_default=True, type=click.IntRange(min=1),
+              help="How many nodes to start.")  # fmt: skip
 @click.option(
     "--data",
     "data_dir",
@@ -256,7 +264,7 @@ def site() -> None:
 
 @site.command("init")
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--nodes", default=3, show_default=True)
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--site", "site_name", default="demo", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the nodes bind.")
 @click.option("--mdns", is_flag=True, help="Also find peers by mDNS on --host.")
@@ -270,6 +278,9 @@ def site_init(data_dir: str, nodes: int, site_name: str, host: str, mdns: bool) 
         )
     except (FileExistsError, ValueError) as exc:
         click.echo(f"tablemesh site init: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:  # no such host, or not an address of this machine
+        click.echo(f"tablemesh site init: cannot listen on --host {host}: {exc}", err=True)
         sys.exit(1)
     click.echo(f"site {site_name!r}: {nodes} devices in {data_dir}/n1..n{nodes}")
     for login in logins:

@@ -129,6 +129,15 @@ class ControlServer:
             self.path.unlink()
 
 
+def serving(path: Path, timeout: float = 1.0) -> bool:
+    """Whether a node serves this control socket now (not a stale file left by a crash)."""
+    try:
+        request(path, {"op": "status", "hash": False}, timeout)
+    except ControlError:
+        return False
+    return True
+
+
 def request(path: Path, message: dict[str, Any], timeout: float) -> dict[str, Any]:
     """One blocking request/reply over the control socket (for ``ctl`` and scripts)."""
     try:

@@ -120,6 +120,10 @@ class NodeConfig:
             raise ConfigError(f"role {self.role!r} is not one of {', '.join(ROLES)}")
         if not self.bind.startswith("tcp://"):
             raise ConfigError(f"bind {self.bind!r} is not a tcp:// address")
+        port = self.bind.rpartition(":")[2]
+        # ZeroMQ takes port 70000 and listens on 4464 (70000 - 65536): say so instead.
+        if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(f"bind {self.bind!r} needs a port from 1 to 65535")
         if self.node in self.peers:
             raise ConfigError(f"node {self.node!r} lists itself as a peer")
         if self.snapshot_every is not None and self.snapshot_every < 1:

@@ -33,7 +33,7 @@ from mesh.ledger.commands import MAX_ID, command_id_of
 from mesh.ledger.entry import Outcome, encode_payload
 from mesh.ledger.state import LedgerState, json_copy
 from mesh.net import schema
-from mesh.net.control import ControlServer
+from mesh.net.control import ControlServer, serving
 from mesh.net.discovery import Discovery, DiscoveryEvent
 from mesh.net.discovery import PeerSeen as DiscoveredPeer
 from mesh.net.guest import GuestDoor
@@ -242,6 +242,10 @@ class Node:
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
         c = self.config
+        if serving(cfg.control_socket_path(self.data_dir)):
+            # Before the store or a socket is touched: two nodes on one data directory
+            # would share its log. (A stale socket file from a crash does not answer.)
+            raise cfg.ConfigError(f"a node is already running on {self.data_dir}: stop it first")
         self.keys = load_or_create_keypair(self.data_dir / cfg.KEYS_DIR)
         store = self._open_store()
         self.replica = Replica(

@@ -97,3 +97,25 @@ def test_ctl_filters_refusals_and_exit_codes(tmp_path: Path, reaper: ProcessReap
         assert reply["ok"] is False and reply["error"]["code"] == "bad_request", (op, args)
     assert client.call("watch", after=10**6, timeout=0.1)["ok"]
     assert client.call("checks", table="13")["checks"][0]["id"] == elsewhere
+
+
+def test_a_second_node_on_a_running_devices_data_is_refused_and_the_first_serves_on(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    cluster = Cluster(tmp_path / "s", reaper, nodes=1)
+    cluster.start()
+    data = cluster.data("n1")
+    argv = [sys.executable, "-m", "mesh", "node", "--data", str(data)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "a node is already running on" in done.stderr and "Traceback" not in done.stderr
+    assert cluster.client("n1").status()["ok"]  # untouched: its log, its sockets
+    # A port ZeroMQ would wrap around (70000 listens on 4464) is refused in node.json.
+    config = json.loads((data / "node.json").read_text())
+    other = tmp_path / "copy"
+    other.mkdir()
+    (other / "node.json").write_text(json.dumps({**config, "bind": "tcp://127.0.0.1:70000"}))
+    done = subprocess.run([*argv[:-1], str(other)], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert done.returncode == 1 and "needs a port from 1 to 65535" in done.stderr, done.stderr
