@@ -21,7 +21,9 @@ from typing import Any
 
 from mesh.ledger.check_ids import ALPHABET
 from mesh.ledger.sample_catalog import SAMPLE_STAFF_ROLES, sample_catalog
+from mesh.net import schema
 from mesh.net.addresses import free_tcp_ports
+from mesh.net.constants import MAX_ID_CHARS
 from mesh.net.keys import load_or_create_keypair
 from mesh.node import config as cfg
 from mesh.node.membership import ROLE_PREFERENCE, voter_target
@@ -101,6 +103,12 @@ def init_site(
     names = [d.name for d in devices]
     if len(set(names)) != len(names):
         raise ValueError("device names must be unique")
+    # Checked here, not first by a node that will not start: ids go into every frame.
+    for what, value in [("site", site)] + [("device", n) for n in names]:
+        try:
+            schema.check_id(value, what)
+        except schema.SchemaError:
+            raise ValueError(f"{what} {value!r}: use 1-{MAX_ID_CHARS} of A-Z a-z 0-9 - _") from None
     for name in names:
         if (root / name / cfg.CONFIG_FILE).exists():
             raise FileExistsError(f"{root / name} already holds a node; refusing to overwrite it")
@@ -110,6 +118,15 @@ def init_site(
     ports = ports or (
         free_tcp_ports(len(devices), host) if len(set(hosts)) == 1 else [7400] * len(devices)
     )
+    if len(ports) != len(devices):
+        raise ValueError("give one port per device")
+    taken: dict[tuple[str, int], str] = {}
+    for name, address in zip(names, zip(hosts, ports, strict=True), strict=True):
+        if address in taken:
+            raise ValueError(
+                f"{taken[address]} and {name} would both listen on {address[0]}:{address[1]}"
+            )
+        taken[address] = name
     ranked = sorted(devices, key=lambda d: (ROLE_PREFERENCE[d.role], names.index(d.name)))
     voters = sorted(d.name for d in ranked[: voter_target(len(devices))])
     learners = sorted(set(names) - set(voters))

@@ -8,6 +8,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+import pytest
+
 from kitchen.settings import KitchenSettings, load_settings
 from mesh.node import config as cfg
 
@@ -49,3 +51,24 @@ def test_make_site_writes_a_directory_per_device_with_its_lan_address(tmp_path: 
     assert kds.bind == "tcp://127.0.0.21:7400" and kds.station == "grill"
     assert kds.peers["hub1"].address == "tcp://127.0.0.2:7400"
     assert sorted(kds.voters) == ["hub1", "k1", "t1"]
+
+
+@pytest.mark.parametrize(
+    ("site", "devices", "why"),
+    [
+        ("Luigi's", ["a=hub@127.0.0.2"], "site \"Luigi's\": use 1-31 of A-Z a-z 0-9 - _"),
+        ("x" * 32, ["a=hub@127.0.0.2"], "use 1-31 of"),
+        ("grill", ["a=hub@127.0.0.2", "b=terminal@127.0.0.2"],
+         "a and b would both listen on 127.0.0.2:7400"),
+    ],
+)  # fmt: skip
+def test_make_site_refuses_what_no_node_could_start_with(
+    tmp_path: Path, site: str, devices: list[str], why: str
+) -> None:
+    out = tmp_path / "site"
+    argv = [sys.executable, str(DEPLOY / "make_site.py"), "--out", str(out), "--site", site]
+    for device in devices:
+        argv += ["--device", device]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0 and why in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
