@@ -106,17 +106,12 @@ def node(
             f"(check IDs {joined.prefix}-...); starting as a learner",
             err=True,
         )
-    import zmq
-
     from mesh.net.keys import KeyFileError
 
     try:
         code = asyncio.run(run_node(Path(data_dir)))
     except (ConfigError, KeyFileError) as exc:
         click.echo(f"tablemesh node: {exc}", err=True)
-        sys.exit(1)
-    except zmq.ZMQError as exc:  # its address taken by another program, or not this host's
-        click.echo(f"tablemesh node: cannot listen on this device's address: {exc}", err=True)
         sys.exit(1)
     sys.exit(code)
 
