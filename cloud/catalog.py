@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud import strict_json
 from cloud.models import CatalogVersion
 from cloud.sites import lock_site
 
@@ -66,10 +68,16 @@ def publish_catalog(session: Session, site_id: int, document: Any) -> tuple[int,
     return version, True
 
 
-def load_catalog_file(text: str) -> dict[str, Any]:
-    """Parse and validate a catalog file's text (JSON)."""
+def load_catalog_file(path: Path) -> dict[str, Any]:
+    """Read, parse and validate a catalog file; every way it can fail is a ``CatalogError``.
+
+    Parsed as strictly as ``PUT /v1/catalog`` parses a body, so a file holds exactly
+    what the API would accept (``NaN`` would otherwise be stored as null).
+    """
     try:
-        document = json.loads(text)
+        document = strict_json.loads(path.read_bytes())
+    except OSError as exc:
+        raise CatalogError(f"cannot read catalog file {str(path)!r}: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
-        raise CatalogError(f"catalog file is not JSON: {exc}") from exc
+        raise CatalogError(f"catalog file {str(path)!r} is not JSON: {exc}") from exc
     return validate_catalog(document)

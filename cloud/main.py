@@ -11,12 +11,13 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 import uvicorn
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from cloud.app import create_app
 from cloud.catalog import CatalogError, load_catalog_file, publish_catalog
@@ -106,47 +107,75 @@ def command(
         raise StartupError("use either --create-site or --site/--token")
     if catalog_file is not None and create_site is None and site is None:
         raise StartupError("--catalog needs --site/--token or --create-site")
-    configure_logging(log_level)
+    # Everything the command line can get wrong is checked before the first write
+    # (data directory, schema, site), so a refused start leaves the database as it was.
+    catalog = None if catalog_file is None else load_catalog_file(catalog_file)
+    sqlite_dir = data_dir if db_url is None else None  # with --db, --data is not used
     if db_url is None:
-        data_dir.mkdir(parents=True, exist_ok=True)
         db_url = f"sqlite:///{(data_dir / SQLITE_FILE).resolve()}"
-    engine = make_engine(db_url)
+    engine = _make_engine(db_url)
     try:
+        configure_logging(log_level)
+        if sqlite_dir is not None:
+            sqlite_dir.mkdir(parents=True, exist_ok=True)
         create_schema(engine)
         if create_site is not None:
-            new_token = _create_site(engine, create_site, catalog_file)
+            new_token = _create_site(engine, create_site, catalog)
             click.echo(new_token)
             return 0
         if site is not None and token is not None:
-            _ensure_site(engine, site, token, catalog_file)
+            _ensure_site(engine, site, token, catalog)
         return _serve(engine, host, port, admin_token, max_body_bytes, log_level)
     finally:
         engine.dispose()
 
 
-def _create_site(engine: Engine, name: str, catalog_file: Path | None) -> str:
+def _make_engine(db_url: str) -> Engine:
+    """The engine for ``--db``; a URL no engine can be made from is a usage error.
+
+    Making an engine parses the URL and imports its driver but does not connect, so
+    what fails here is the value itself (a database that is down fails later, exit 1).
+    """
+    try:
+        return make_engine(db_url)
+    except (ArgumentError, ValueError, ImportError) as exc:
+        # NoSuchModuleError (unknown dialect) is an ArgumentError; a bad port a ValueError.
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StartupError(f"--db {_shown_url(db_url)}: unusable database URL ({reason})") from None
+
+
+def _shown_url(db_url: str) -> str:
+    # The password stays out of the message when the URL parses far enough to find it.
+    try:
+        return repr(make_url(db_url).render_as_string(hide_password=True))
+    except (ArgumentError, ValueError):
+        return repr(db_url)
+
+
+def _create_site(engine: Engine, name: str, catalog: dict[str, Any] | None) -> str:
     sessions = make_session_factory(engine)
     with transaction(sessions) as session:
         created, token = create_site(session, name)
-        log_event(log, "site created", site=name)
-        if catalog_file is not None:
-            _publish(session, created.id, name, catalog_file)
+        published = None if catalog is None else publish_catalog(session, created.id, catalog)
+    # Logged after the commit: a rolled-back start must not claim it created the site.
+    log_event(log, "site created", site=name)
+    _log_published(name, published)
     return token
 
 
-def _ensure_site(engine: Engine, name: str, token: str, catalog_file: Path | None) -> None:
+def _ensure_site(engine: Engine, name: str, token: str, catalog: dict[str, Any] | None) -> None:
     sessions = make_session_factory(engine)
     with transaction(sessions) as session:
         found, created = ensure_site(session, name, token)
-        log_event(log, "site created" if created else "site verified", site=name)
-        if catalog_file is not None:
-            _publish(session, found.id, name, catalog_file)
+        published = None if catalog is None else publish_catalog(session, found.id, catalog)
+    log_event(log, "site created" if created else "site verified", site=name)
+    _log_published(name, published)
 
 
-def _publish(session: Session, site_id: int, name: str, catalog_file: Path) -> None:
-    document = load_catalog_file(catalog_file.read_text(encoding="utf-8"))
-    version, changed = publish_catalog(session, site_id, document)
-    log_event(log, "catalog loaded", site=name, version=version, changed=changed)
+def _log_published(name: str, published: tuple[int, bool] | None) -> None:
+    if published is not None:
+        version, changed = published
+        log_event(log, "catalog loaded", site=name, version=version, changed=changed)
 
 
 def _serve(
@@ -203,7 +232,9 @@ def run(argv: list[str] | None = None) -> int:
     except click.Abort:
         return 1
     except (StartupError, SiteError, CatalogError) as exc:
-        log.error(str(exc))
+        # Before logging is set up, logging would print the bare message as a second line.
+        if logging.getLogger().hasHandlers():
+            log.error(str(exc))
         click.echo(f"error: {exc}", err=True)
         return 2
     except SQLAlchemyError as exc:

@@ -21,16 +21,20 @@ def _not_json(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
+def loads(document: str | bytes) -> Any:
+    """Parse JSON strictly; every way of not being JSON is a ``json.JSONDecodeError``."""
+    try:
+        return json.loads(document, parse_constant=_not_json)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", "", 0) from None
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError(f"not UTF-8: {exc.reason}", "", exc.start) from None
+
+
 class StrictJsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            body = await self.body()
-            try:
-                self._json = json.loads(body, parse_constant=_not_json)
-            except RecursionError:
-                raise json.JSONDecodeError("nested too deeply", "", 0) from None
-            except UnicodeDecodeError as exc:
-                raise json.JSONDecodeError(f"not UTF-8: {exc.reason}", "", exc.start) from None
+            self._json = loads(await self.body())
         return self._json
 
 

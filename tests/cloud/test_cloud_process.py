@@ -17,6 +17,7 @@ from tests.cloud.cloudkit import (
     ADMIN_TOKEN,
     NORTH_TOKEN,
     REPO_ROOT,
+    SOUTH_TOKEN,
     PostgresServer,
     a_catalog,
     a_check,
@@ -147,6 +148,85 @@ def test_bad_arguments_exit_2_with_a_message(
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["--help"]) == 0
     assert "--create-site" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "db_url",
+    [
+        "bogus://",  # no such dialect
+        "postgresql+nosuchdriver://tablemesh:secret@db.example/tablemesh",
+        "not a url",
+        "postgresql://tablemesh@db.example:port/tablemesh",  # a port that is no number
+    ],
+)
+def test_an_unusable_db_url_is_a_configuration_error(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Docs: exit 2 for configuration errors; 1 stays for a database that is down.
+    assert run(["--db", db_url]) == 2
+    err = capsys.readouterr().err
+    assert "--db" in err and "unusable database URL" in err
+    assert db_url.replace("secret", "***") in err and "secret" not in err
+
+
+def test_an_unusable_db_url_prints_one_line_and_no_traceback(tmp_data_dir: Path) -> None:
+    bad = run_quick("--data", tmp_data_dir, "--db", "bogus://")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "error: --db 'bogus://': unusable database URL "
+        "(Can't load plugin: sqlalchemy.dialects:bogus)"
+    ]
+    assert not any(tmp_data_dir.iterdir())  # --data is not touched when --db is given
+
+
+BAD_CATALOGS = {
+    "missing keys": json.dumps({"items": {}}),
+    "not json": "{not json",
+    # Python reads NaN; JSON has none, and the API refuses it (it would be stored as null).
+    "nan": '{"site": NaN, "items": {}, "staff": {}, "tenders": {}}',
+    "not utf-8": b"\xff\xfe{}",
+}
+
+
+@pytest.mark.parametrize("content", BAD_CATALOGS.values(), ids=BAD_CATALOGS.keys())
+@pytest.mark.parametrize(
+    "site_args", [("--create-site", "north"), ("--site", "north", "--token", NORTH_TOKEN)]
+)
+def test_a_bad_catalog_refuses_the_start_before_anything_is_written(
+    tmp_data_dir: Path,
+    tmp_path: Path,
+    content: str | bytes,
+    site_args: tuple[str, ...],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    catalog = tmp_path / "catalog.json"
+    if isinstance(content, bytes):
+        catalog.write_bytes(content)
+    else:
+        catalog.write_text(content)
+    assert run(["--data", str(tmp_data_dir), *site_args, "--catalog", str(catalog)]) == 2
+    assert "catalog" in capsys.readouterr().err
+    # No database file, no site: the next start, with a good catalog, starts afresh.
+    assert not any(tmp_data_dir.iterdir())
+
+
+def test_a_bad_catalog_leaves_an_existing_database_as_it_was(
+    tmp_data_dir: Path, tmp_path: Path
+) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(a_catalog()))
+    assert (
+        run_quick("--data", tmp_data_dir, "--create-site", "north", "--catalog", good).returncode
+        == 0
+    )
+    before = {f.name: f.read_bytes() for f in tmp_data_dir.iterdir()}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"items": {}}))
+    for site_args in (("--create-site", "west"), ("--site", "south", "--token", SOUTH_TOKEN)):
+        refused = run_quick("--data", tmp_data_dir, *site_args, "--catalog", bad)
+        assert refused.returncode == 2 and "missing top-level keys" in refused.stderr
+        assert "site created" not in refused.stderr
+    assert {f.name: f.read_bytes() for f in tmp_data_dir.iterdir()} == before
 
 
 def test_catalog_file_is_published_once_per_change(

@@ -14,6 +14,7 @@ Needs root and network namespaces (exits 2 with the reason otherwise).
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
@@ -24,20 +25,58 @@ from collections import Counter
 from tests.fault.harness import run_seed
 from tests.support.netns import netns_unavailable_reason
 
+MIN_NODES, MAX_NODES = 3, 7  # the node counts the schedules and the lab are built for
 
-def main(argv: list[str] | None = None) -> int:
+
+def seed_count(text: str) -> int:
+    count = int(text)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {count}")
+    return count
+
+
+def node_count(text: str) -> int:
+    count = int(text)
+    if not MIN_NODES <= count <= MAX_NODES:
+        raise argparse.ArgumentTypeError(
+            f"must be from {MIN_NODES} to {MAX_NODES} nodes, not {count}"
+        )
+    return count
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    # "nan" and "inf" parse as floats too; neither is a workload length.
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The soak's options; a value out of range exits 2 before any seed starts."""
     parser = argparse.ArgumentParser(prog="python -m tests.fault.soak", description=__doc__)
-    parser.add_argument("--seeds", type=int, default=1, help="how many seeds to run")
+    parser.add_argument("--seeds", type=seed_count, default=1, help="how many seeds to run (1+)")
     parser.add_argument("--seed", type=int, default=None, help="the first seed")
-    parser.add_argument("--duration", type=float, default=60.0, help="workload seconds per seed")
-    parser.add_argument("--nodes", type=int, default=None, help="force the node count (3-7)")
+    parser.add_argument(
+        "--duration", type=seconds, default=60.0, help="workload seconds per seed (above 0)"
+    )
+    parser.add_argument(
+        "--nodes",
+        type=node_count,
+        default=None,
+        help=f"force the node count ({MIN_NODES}-{MAX_NODES})",
+    )
     parser.add_argument(
         "--cloud",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="force a cloud and cloud faults on or off (default: the seed decides)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     reason = netns_unavailable_reason()
     if reason is not None:
         print(f"cannot soak: {reason}", file=sys.stderr)
@@ -59,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     faults: Counter[str] = Counter()
     ops = 0
     ran = 0
-    for seed in range(first, first + max(0, args.seeds)):
+    for seed in range(first, first + args.seeds):
         if abort.is_set():
             break
         ran += 1
