@@ -84,7 +84,7 @@ def node(
         if not name or not bind:
             click.echo("tablemesh node: --enrol needs --name and --bind", err=True)
             sys.exit(1)
-        from mesh.node.join import JoinError, join_site
+        from mesh.node.join import BindError, JoinError, join_site
 
         try:
             joined = asyncio.run(
@@ -98,6 +98,10 @@ def node(
                     site=site_name,
                 )
             )
+        except BindError as exc:
+            # This device's own mistake, found before anything was sent: no site refused it.
+            click.echo(f"tablemesh node: bad --bind {bind!r}: {exc}", err=True)
+            sys.exit(1)
         except JoinError as exc:
             click.echo(f"tablemesh node: enrolment refused ({exc.code}): {exc}", err=True)
             sys.exit(1)

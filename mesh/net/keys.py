@@ -35,6 +35,10 @@ class KeyFileError(Exception):
     """A key file that is missing a partner, unreadable, malformed or too open."""
 
 
+class MissingKeyError(KeyFileError):
+    """No secret key file where one must already be (``create=False``)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KeyPair:
     """A CURVE key pair as Z85 text. ``repr`` never shows the secret."""
@@ -69,15 +73,39 @@ def generate_keypair() -> KeyPair:
     return KeyPair(public=public.decode("ascii"), secret=secret.decode("ascii"))
 
 
-def load_or_create_keypair(directory: Path | str) -> KeyPair:
-    """The key pair kept in ``directory``, created (with the directory) on first use."""
+def make_private_dir(directory: Path) -> None:
+    """Create ``directory`` and any missing parent owner-only (0700).
+
+    ``Path.mkdir(parents=True)`` gives the parents it makes the umask's mode (0755
+    as a rule), and the parent of a keys directory is the node's data directory.
+    A directory that already exists is left as it is: its mode is the operator's.
+    """
+    missing: list[Path] = []
+    path = directory
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for path in reversed(missing):
+        # Someone else may make it meanwhile: then it is theirs, mode included.
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+
+
+def load_or_create_keypair(directory: Path | str, *, create: bool = True) -> KeyPair:
+    """The key pair kept in ``directory``, created (with the directory) on first use.
+
+    With ``create=False`` a missing secret key is ``MissingKeyError``: a device the
+    site knows by its key must not quietly become another device.
+    """
     directory = Path(directory)
     secret_path = directory / SECRET_FILE
     public_path = directory / PUBLIC_FILE
     if not secret_path.exists():
+        if not create:
+            raise MissingKeyError(f"{secret_path.name} is missing from {directory}")
         if public_path.exists():
             raise KeyFileError(f"{public_path.name} exists without {secret_path.name}")
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dir(directory)
         pair = generate_keypair()
         # The secret lands first: a crash between the two writes leaves a pair that
         # load can repair (the public key is derived), never a lone public key.

@@ -171,7 +171,11 @@ def write_json_atomically(path: Path, data: Any, mode: int = 0o600) -> None:
 
 def save(data_dir: Path, config: NodeConfig) -> None:
     config.check()
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Here, not at the top: mesh.net.keys loads ZeroMQ, which ``ctl`` (it reads
+    # this module) never needs.
+    from mesh.net.keys import make_private_dir
+
+    make_private_dir(data_dir)  # 0700 if made here, as deploy/README.md asks
     write_json_atomically(data_dir / CONFIG_FILE, config.to_json())
 
 

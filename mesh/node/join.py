@@ -45,6 +45,10 @@ class JoinError(Exception):
         self.extra = extra
 
 
+class BindError(JoinError):
+    """The address this device gave cannot be its own: found here, before anything is sent."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Joined:
     site: str
@@ -76,6 +80,26 @@ def _pick_site(found: list[tuple[str, PeerSeen]], site: str | None) -> str:
     return sites[0]
 
 
+def check_bind(bind: str) -> str:
+    """The host of ``bind`` if this device can listen there; raises ``BindError``.
+
+    Checked before the code is spent (first of all, since it needs no site): once
+    enrolled, every device dials this address, so a device that cannot listen
+    there would be known but unreachable.
+    """
+    if not bind.startswith("tcp://") or "*" in bind or bind.startswith("tcp://0.0.0.0"):
+        raise BindError("invalid", "bind must be tcp://ADDRESS:PORT with this device's LAN address")
+    host, _, port = bind.removeprefix("tcp://").rpartition(":")
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        raise BindError("invalid", "bind must end with a port number (1-65535)")
+    problem = bind_problem(host, int(port))
+    if problem == "in_use":
+        raise BindError("address_in_use", f"port {port} is already in use on this device")
+    if problem is not None:
+        raise BindError("bad_address", f"this device cannot listen on {host}:{port} ({problem})")
+    return host
+
+
 async def join_site(
     data_dir: Path,
     code: str,
@@ -91,6 +115,7 @@ async def join_site(
     """Enrol this device with ``code`` and write its data directory; raises ``JoinError``."""
     if (data_dir / cfg.CONFIG_FILE).exists():
         raise JoinError("exists", f"{data_dir} already holds an enrolled device")
+    host = check_bind(bind)
     canonical = enrolment.normalize(code)
     if canonical is None:
         raise JoinError("malformed_code", "a code is 8 letters and digits, like 7KQ2-M9XD")
@@ -100,18 +125,6 @@ async def join_site(
         raise JoinError("invalid", f"{name!r} is not a valid device name") from None
     if role not in cfg.ROLES:
         raise JoinError("invalid", f"role must be one of {', '.join(cfg.ROLES)}")
-    if not bind.startswith("tcp://") or "*" in bind or bind.startswith("tcp://0.0.0.0"):
-        raise JoinError("invalid", "bind must be tcp://ADDRESS:PORT with this device's LAN address")
-    host, _, port = bind.removeprefix("tcp://").rpartition(":")
-    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
-        raise JoinError("invalid", "bind must end with a port number (1-65535)")
-    # Checked before the code is spent: once enrolled, every device dials this
-    # address, so a device that cannot listen there would be known but unreachable.
-    problem = bind_problem(host, int(port))
-    if problem == "in_use":
-        raise JoinError("address_in_use", f"port {port} is already in use on this device")
-    if problem is not None:
-        raise JoinError("bad_address", f"this device cannot listen on {host}:{port} ({problem})")
     keys = load_or_create_keypair(data_dir / cfg.KEYS_DIR)
     found = await browse_sites(interfaces=interfaces or [host], seconds=browse_s)
     chosen = _pick_site(found, site)

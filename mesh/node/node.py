@@ -37,7 +37,7 @@ from mesh.net.control import ControlServer, serving
 from mesh.net.discovery import Discovery, DiscoveryEvent
 from mesh.net.discovery import PeerSeen as DiscoveredPeer
 from mesh.net.guest import GuestDoor
-from mesh.net.keys import KeyPair, load_or_create_keypair
+from mesh.net.keys import SECRET_FILE, KeyPair, MissingKeyError, load_or_create_keypair
 from mesh.net.transport import PeerInfo, Transport
 from mesh.node import background, constants, control_ops, heap, membership, roster
 from mesh.node import config as cfg
@@ -246,7 +246,7 @@ class Node:
             # Before the store or a socket is touched: two nodes on one data directory
             # would share its log. (A stale socket file from a crash does not answer.)
             raise cfg.ConfigError(f"a node is already running on {self.data_dir}: stop it first")
-        self.keys = load_or_create_keypair(self.data_dir / cfg.KEYS_DIR)
+        self.keys = self._load_keys()
         store = self._open_store()
         self.replica = Replica(
             node_id=c.node,
@@ -348,6 +348,31 @@ class Node:
         if known is None or known.address != event.endpoint:
             log.info("peer found by mDNS", extra={"peer": event.node_id, "at": event.endpoint})
             self.transport.set_peer(event.node_id, event.endpoint, event.public_key)
+
+    def _load_keys(self) -> KeyPair:
+        """This device's key pair; made only in a directory that never ran a node.
+
+        A node that ran has shown its key to the site, which knows the device by it
+        alone: a fresh key would be refused by every peer with nothing said here.
+        """
+        ran_before = any(
+            (self.data_dir / name).exists()
+            for name in (cfg.DB_FILE, cfg.LOST_MARKER_FILE, cfg.COUNTER_FILE)
+        )
+        try:
+            return load_or_create_keypair(self.data_dir / cfg.KEYS_DIR, create=not ran_before)
+        except MissingKeyError:
+            c = self.config
+            message = (
+                f"{self.data_dir} holds the log of device {c.node!r} of site {c.site!r}, but its "
+                f"secret key {cfg.KEYS_DIR}/{SECRET_FILE} is missing, and the site knows this "
+                "device only by that key: restore the keys directory from a backup, or revoke "
+                f"the device (tablemesh ctl revoke {c.node}, on the leader) and enrol it again "
+                "with a new code into an empty data directory"
+            )
+            # Logged as well as raised: the apps run a node without the CLI's message.
+            log.error("the device's key is missing", extra={"error": message})
+            raise cfg.ConfigError(message) from None
 
     def _open_store(self) -> SQLiteStorage:
         path = self.data_dir / cfg.DB_FILE

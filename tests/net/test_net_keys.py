@@ -67,3 +67,25 @@ def test_a_lost_public_file_is_rebuilt_but_a_lone_one_is_refused(tmp_path: Path)
     (lone / keys.PUBLIC_FILE).write_text(pair.public)
     with pytest.raises(keys.KeyFileError, match="without"):
         keys.load_or_create_keypair(lone)
+
+
+def test_a_missing_secret_is_made_only_when_asked(tmp_path: Path) -> None:
+    with pytest.raises(keys.MissingKeyError, match=r"curve\.secret is missing"):
+        keys.load_or_create_keypair(tmp_path / "k", create=False)
+    assert not (tmp_path / "k").exists()
+    pair = keys.load_or_create_keypair(tmp_path / "k")
+    assert keys.load_or_create_keypair(tmp_path / "k", create=False) == pair
+
+
+def test_directories_made_for_keys_are_owner_only_up_to_the_first_that_existed(
+    tmp_path: Path,
+) -> None:
+    old_umask = os.umask(0o022)  # mkdir -p would give the parents 0755
+    try:
+        tmp_path.chmod(0o755)
+        keys.load_or_create_keypair(tmp_path / "data" / "keys")
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "data" / "keys").stat().st_mode) == 0o700
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755  # not ours: left alone

@@ -1,0 +1,75 @@
+"""A node's data directory as a new user meets it: a lost key file is refused with
+what to do (never silently replaced), a bad ``--bind`` on ``--enrol`` is named before
+anything is sent, and directories the code makes are owner-only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mesh.node import config as cfg
+from mesh.node.site_setup import default_devices, init_site
+from tests.support.cluster import Cluster
+from tests.support.procs import ProcessReaper
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _tablemesh(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mesh", *argv],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_a_node_that_ran_refuses_to_start_without_its_key(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    cluster = Cluster(tmp_path / "s", reaper, nodes=1)
+    cluster.start()  # its key is now the site's name for it, and it has a log
+    cluster.kill("n1", signal.SIGTERM)
+    data = cluster.data("n1")
+    assert (data / cfg.DB_FILE).exists()
+    shutil.rmtree(data / cfg.KEYS_DIR)
+
+    done = _tablemesh("node", "--data", str(data))
+    # Exit 1, as any other configuration a node cannot start with.
+    assert done.returncode == 1, done.stderr
+    assert "secret key keys/curve.secret is missing" in done.stderr
+    assert "restore the keys directory from a backup" in done.stderr
+    assert "tablemesh ctl revoke n1" in done.stderr
+    assert not (data / cfg.KEYS_DIR).exists()  # no new key made meanwhile
+
+
+def test_enrol_with_a_bad_bind_names_bind_and_sends_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "new"
+    done = _tablemesh(
+        "node", "--data", str(data), "--enrol", "7KQ2-M9XD", "--name", "bar-2", "--bind", "garbage"
+    )
+    assert done.returncode == 1
+    assert "bad --bind 'garbage'" in done.stderr and "tcp://ADDRESS:PORT" in done.stderr
+    assert "enrolment refused" not in done.stderr
+    assert not data.exists()  # no key made, nothing written
+
+
+def test_data_directories_the_code_makes_are_owner_only(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)  # the usual umask, which gives mkdir -p 0755
+    try:
+        init_site(tmp_path / "site", default_devices(2), site="demo")
+        mine = tmp_path / "mine"
+        mine.mkdir(mode=0o750)  # an operator's own directory: its mode is theirs
+        init_site(mine, default_devices(1), site="demo")
+    finally:
+        os.umask(old_umask)
+    for data in (tmp_path / "site" / "n1", tmp_path / "site" / "n2", mine / "n1"):
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700, data
+        assert stat.S_IMODE((data / cfg.KEYS_DIR).stat().st_mode) == 0o700
+        assert stat.S_IMODE((data / cfg.CONFIG_FILE).stat().st_mode) == 0o600
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o750
