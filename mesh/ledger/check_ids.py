@@ -91,3 +91,21 @@ def normalize_temp_id(s: str) -> str:
     The result may still be invalid; check it with ``is_valid_temp_id``.
     """
     return "".join(s.split()).upper().translate(_FOLD)
+
+
+def parse_check_ref(s: str) -> str | None:
+    """A check reference as a person typed it: a check number as it is, or a temporary
+    ID in canonical form; None when it is neither (a mistyped ID fails its check symbol).
+
+    Every place that takes a reference uses this one rule, so that a reference one
+    refuses as malformed is not "no such check" to another.
+    """
+    if s.isascii() and s.isdigit():  # "²" is a digit to str, not to int
+        return s
+    folded = normalize_temp_id(s)
+    return folded if is_valid_temp_id(folded) else None
+
+
+def not_a_check_ref(s: str) -> str:
+    """Why ``parse_check_ref`` refused ``s``, in the same words wherever it is refused."""
+    return f"'{s}' is not a check ID (like 7QK-4F) or number"

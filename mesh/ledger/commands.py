@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
-from mesh.ledger.check_ids import is_valid_temp_id, normalize_temp_id
+from mesh.ledger.check_ids import is_valid_temp_id, not_a_check_ref, parse_check_ref
 from mesh.ledger.errors import Rejected
 
 MAX_ID = 64
@@ -304,12 +304,10 @@ class _Reader:
     def check_id(self, key: str = "check") -> str:
         """A check reference: a temporary ID (folded as a person may type it) or a number."""
         value = self.text(key, max_len=MAX_ID)
-        if value.isascii() and value.isdigit():  # "²" is a digit to str, not to int
-            return value
-        folded = normalize_temp_id(value)
-        if not is_valid_temp_id(folded):
-            raise self._bad(key, f"'{value}' is not a check ID (like 7QK-4F) or number")
-        return folded
+        ref = parse_check_ref(value)
+        if ref is None:
+            raise self._bad(key, not_a_check_ref(value))
+        return ref
 
     def done(self) -> None:
         extra = sorted(set(self.raw) - self.seen)

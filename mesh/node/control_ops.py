@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from mesh.ledger import queries
+from mesh.ledger.check_ids import not_a_check_ref, parse_check_ref
 from mesh.node import enrolment, pins
 
 if TYPE_CHECKING:
@@ -83,6 +84,9 @@ async def _checks(node: Node, request: dict[str, Any]) -> dict[str, Any]:
         return _bad('"all" must be true or false')
     ref = got["check"]
     if ref is not None:
+        # Refused as a payment refuses it: a mistyped ID is not "no such check".
+        if parse_check_ref(ref) is None:
+            return {"ok": False, "error": {"code": "invalid", "message": not_a_check_ref(ref)}}
         found = queries.find_check(ledger, ref)
         if found is None:
             return {"ok": False, "error": {"code": "not_found", "message": f"no check {ref}"}}

@@ -11,6 +11,8 @@ from mesh.ledger.check_ids import (
     is_valid_temp_id,
     make_temp_id,
     normalize_temp_id,
+    not_a_check_ref,
+    parse_check_ref,
 )
 
 prefixes = st.text(alphabet=ALPHABET, min_size=2, max_size=4)
@@ -69,3 +71,12 @@ def test_human_input_folds_look_alikes() -> None:
     made = make_temp_id("10K", 7)
     typed = made.lower().replace("1", "l").replace("0", "o")
     assert normalize_temp_id(f" {typed} ") == made
+
+
+def test_a_check_reference_is_a_number_or_a_valid_temporary_id() -> None:
+    good = make_temp_id("A2", 9)
+    assert parse_check_ref(good.lower().replace("1", "l")) == good  # folded as typed
+    assert parse_check_ref("42") == "42"
+    for bad in ("A2-99", "NOPE-1", "²", ""):
+        assert parse_check_ref(bad) is None, bad
+    assert not_a_check_ref("A2-99") == "'A2-99' is not a check ID (like 7QK-4F) or number"

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mesh.ledger.check_ids import make_temp_id
 from tests.support.cluster import Cluster
 from tests.support.procs import ProcessReaper
 
@@ -59,8 +60,19 @@ def test_ctl_filters_refusals_and_exit_codes(tmp_path: Path, reaper: ProcessReap
     # One check: as an argument or with --check.
     code, got, _ = ctl("checks", closed, "--json")
     assert code == 0 and got is not None and got["check"]["status"] == "closed"
-    code, got, _ = ctl("checks", "NOPE-1", "--json")
+    code, got, _ = ctl("checks", make_temp_id("ZZ", 7), "--json")  # well formed, unknown
     assert code == 1 and got is not None and got["error"]["code"] == "not_found"
+    # A malformed reference is refused as a payment naming it is, not "no such check".
+    bad_pay = {"type": "pay", "by": "s-ana", "check": "A2-99", "tender": "cash"}
+    code, paid, _ = ctl("submit", json.dumps(bad_pay), "--json")
+    assert code == 1 and paid is not None and paid["error"]["code"] == "invalid", paid
+    for ref in ("A2-99", "NOPE-1"):
+        code, got, _ = ctl("checks", ref, "--json")
+        assert code == 1 and got is not None, (ref, got)
+        assert got["ok"] is False and set(got["error"]) == {"code", "message"}, got
+        assert got["error"]["code"] == "invalid", got
+        assert f"'{ref}' is not a check ID" in got["error"]["message"]
+    assert paid["error"]["message"].endswith(got["error"]["message"].replace("NOPE-1", "A2-99"))
     code, got, err = ctl("checks", closed, "--check", elsewhere, "--json")
     assert code == 2 and got is None and "give the check once" in err
     code, got, err = ctl("status", "extra", "--json")
