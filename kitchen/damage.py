@@ -324,6 +324,8 @@ class Damage:
         # own that no widget accounts for).
         self._drew: tuple[list[_Pixels], list[_Pixels]] | None = None
         self._own_shapes = False
+        # id of a list of shapes -> (the list, its pixels), from the last frame with moves
+        self._pixels_of: dict[int, tuple[list[Shape], _Pixels | None]] = {}
 
     def forget(self) -> None:
         """The next frame is full: remember everything afresh from it."""
@@ -583,15 +585,26 @@ class Damage:
         then: list[_Pixels] = []  # what each widget drew last frame, and draws now
         now: list[_Pixels] = []
         if self._moves:
+            # Most widgets on the page kept their list of shapes since the last frame with
+            # moves: their pixels are taken from then (a list's identity is its content:
+            # lists of shapes are made anew, never changed in place).
+            known, self._pixels_of = self._pixels_of, {}
+
+            def pixels(wid: int, shapes: list[Shape]) -> _Pixels | None:
+                hit = known.get(id(shapes))
+                got = hit[1] if hit is not None and hit[0] is shapes else _pixels(wid, shapes)
+                self._pixels_of[id(shapes)] = (shapes, got)
+                return got
+
             for wid, drawn in self._drawn.items():
                 before = [] if wid in self._new else self._before.get(wid, drawn.shapes)
-                after = _pixels(wid, drawn.shapes)
+                after = pixels(wid, drawn.shapes)
                 if after is not None:
                     now.append(after)
                 if before is drawn.shapes:
                     if after is not None:
                         then.append(after)
-                elif (was := _pixels(wid, before)) is not None:
+                elif (was := pixels(wid, before)) is not None:
                     then.append(was)
         removed = [box for box, _ in self._removed if box is not None]
         accepted: list[Move] = []
@@ -718,10 +731,13 @@ def _bands(move: Move, then: list[_Pixels], removed: list[Box]) -> list[Box]:
     x0, y0, x1, y1 = move.src
     dst, dy = move.dst, move.dy
     rows: list[tuple[int, int]] = []
-    for _wid, hull, boxes in then:
-        for box, shift in ((move.src, 0), (dst, dy)):
-            if _overlaps(hull, box):
-                rows += [(b[1] - shift, b[3] - shift) for b in boxes if _overlaps(b, box)]
+    # The overlap tests written out: this runs for every widget on the page, every move.
+    for box, shift in ((move.src, 0), (dst, dy)):
+        bx0, by0, bx1, by1 = box
+        for _wid, (hx0, hy0, hx1, hy1), boxes in then:
+            if hx0 < bx1 and bx0 < hx1 and hy0 < by1 and by0 < hy1:
+                rows += [(b[1] - shift, b[3] - shift) for b in boxes
+                         if b[0] < bx1 and bx0 < b[2] and b[1] < by1 and by0 < b[3]]  # fmt: skip
     rows += [(b[1] - dy, b[3] - dy) for b in removed if _overlaps(b, dst)]
     bands: list[Box] = []
     for lo, hi in sorted((max(y0, lo - MARGIN), min(y1, hi + MARGIN)) for lo, hi in rows):
@@ -764,9 +780,12 @@ def clear_parts(parts: set[Box], box: Box) -> list[Box]:
 
 def _drawn_on(drawn: list[_Pixels], ids: set[int], box: Box) -> bool:
     """Whether a widget not in ``ids`` puts pixels inside ``box``."""
-    for wid, hull, boxes in drawn:
-        if wid not in ids and _overlaps(hull, box) and any(_overlaps(b, box) for b in boxes):
-            return True
+    bx0, by0, bx1, by1 = box
+    for wid, (hx0, hy0, hx1, hy1), boxes in drawn:  # the overlap tests written out, as above
+        if hx0 < bx1 and bx0 < hx1 and hy0 < by1 and by0 < hy1 and wid not in ids:
+            for b in boxes:
+                if b[0] < bx1 and bx0 < b[2] and b[1] < by1 and by0 < b[3]:
+                    return True
     return False
 
 
