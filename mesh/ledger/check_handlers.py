@@ -262,10 +262,12 @@ def pay_handler(ctx: Ctx, cmd: Pay) -> dict[str, Any]:
     if tender is None:
         raise Rejected("not_found", f"no tender '{cmd.tender}'")
     if tender_requires_cloud(tender) and cmd.authorization is None:
+        # The same answer online or not: nothing here (or in the node) asks the cloud
+        # to authorize, so the words must not blame the connection.
         raise Rejected(
             "requires_cloud",
-            f"{tender['name']} needs the cloud and cannot be taken offline: "
-            "take cash or another tender",
+            f"{tender['name']} needs an authorization (the approval code the payment "
+            "terminal gave): without one, take cash or another tender",
         )
     balance = check_totals(check).balance
     if balance <= 0:

@@ -5,9 +5,17 @@ Rules
   it and when. ``close_day`` needs every check of that day closed, may run with
   the cloud unreachable, and returns the day's summary. After a day is closed,
   new business rolls into the next day (``LedgerState.business_day_of``).
-- ``close_day`` without a day closes today by the calendar (an early close's second
-  tap is ``conflict``, never tomorrow); a day not begun cannot be closed, nor a past
-  day with no business. ``open_day`` cannot open a day after the one sales go into.
+- A day has begun when its calendar start has passed or business (a check or a
+  payment) has been filed into it: after an early close, late sales go into the
+  next day before its calendar start, and that day must be closable.
+- ``close_day`` without a day closes today by the calendar; once today is closed,
+  the day sales now go into, if it has business (the manager's tap after the late
+  sales). A second tap right after a close is ``conflict``, never an empty future
+  day (whose sales would then roll two days ahead). A day not begun cannot be
+  closed, nor a past day with no business. ``open_day`` cannot open a day after the
+  one sales go into.
+- The ``open_day`` and ``close_day`` audit records are filed under the day they
+  name, not the day sales go into afterwards.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from mesh.ledger.commands import ClockIn, ClockOut, CloseDay, NoSale, OpenDay
 from mesh.ledger.errors import Rejected
 from mesh.ledger.queries import day_totals
 from mesh.ledger.rules import Ctx, approver, audit, check_label, ensure_day, staff_name
+from mesh.ledger.state import LedgerState
 
 
 def clock_in_handler(ctx: Ctx, cmd: ClockIn) -> dict[str, Any]:
@@ -82,24 +91,50 @@ def open_day_handler(ctx: Ctx, cmd: OpenDay) -> dict[str, Any]:
     ensure_day(state, day)
     state.days[day]["opened_at"] = ctx.now
     state.days[day]["opened_by"] = cmd.by
-    audit(ctx, action="open_day", by=cmd.by, detail=day)
+    audit(ctx, action="open_day", by=cmd.by, detail=day, business_day=day)
     state.touch(f"day:{day}", ctx.now)
     return {"day": day, "status": "open"}
 
 
+def _has_business(state: LedgerState, day: str) -> bool:
+    """Whether a check or a payment has been filed into ``day``."""
+    for check in state.checks.values():
+        if check["business_day"] == day:
+            return True
+        if any(p["business_day"] == day for p in check["payments"]):
+            return True
+    return False
+
+
+def _day_to_close(ctx: Ctx, given: str | None) -> str:
+    """The day ``close_day`` means, refusing one that has not begun (see Rules)."""
+    state = ctx.state
+    today = state.calendar_day_of(ctx.now)
+    if given is None:
+        rec = state.days.get(today)
+        if rec is None or rec["status"] != "closed":
+            return today
+        # Today was closed early. A tap after late sales closes the day they went
+        # into; a tap with nothing sold since is the double tap: it must not close an
+        # empty future day, so it names the day already closed.
+        selling = state.business_day_of(ctx.now)
+        if _has_business(state, selling):
+            return selling
+        latest = max(d for d, r in state.days.items() if r["status"] == "closed" and d < selling)
+        raise Rejected("conflict", f"business day {latest} is already closed")
+    day = _day(ctx, given)
+    if day > today and not _has_business(state, day):
+        raise Rejected("invalid", f"business day {day} has not started yet")
+    return day
+
+
 def close_day_handler(ctx: Ctx, cmd: CloseDay) -> dict[str, Any]:
     state = ctx.state
-    # The day by the calendar, not the one sales roll into once today is closed early:
-    # a manager's second tap closes nothing (already closed), never tomorrow, whose
-    # sales would then roll two days ahead. A day is over only once it has begun.
-    today = state.calendar_day_of(ctx.now)
-    day = today if cmd.day is None else _day(ctx, cmd.day)
-    if day > today:
-        raise Rejected("invalid", f"business day {day} has not started yet")
+    day = _day_to_close(ctx, cmd.day)
     rec = state.days.get(day)
     if rec is not None and rec["status"] == "closed":
         raise Rejected("conflict", f"business day {day} is already closed")
-    if rec is None and day < today:
+    if rec is None and day < state.calendar_day_of(ctx.now):
         raise Rejected("not_found", f"nothing was sold on {day}: there is no such day to close")
     still_open = sorted(
         check_label(c)
@@ -114,6 +149,6 @@ def close_day_handler(ctx: Ctx, cmd: CloseDay) -> dict[str, Any]:
     state.days[day]["status"] = "closed"
     state.days[day]["closed_at"] = ctx.now
     state.days[day]["closed_by"] = cmd.by
-    audit(ctx, action="close_day", by=cmd.by, detail=day)
+    audit(ctx, action="close_day", by=cmd.by, detail=day, business_day=day)
     state.touch(f"day:{day}", ctx.now)
     return {"day": day, "status": "closed", "totals": day_totals(state, day)}

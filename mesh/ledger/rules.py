@@ -148,13 +148,15 @@ def audit(
     approved_by: str | None = None,
     check: str | None = None,
     amount: int = 0,
+    business_day: str | None = None,
 ) -> AuditRec:
+    """Append an audit record, filed under ``business_day`` or else the day sales go into."""
     state = ctx.state
     state.seq["audit"] += 1
     rec: AuditRec = {
         "seq": state.seq["audit"],
         "at": ctx.now,
-        "business_day": state.business_day_of(ctx.now),
+        "business_day": state.business_day_of(ctx.now) if business_day is None else business_day,
         "action": action,
         "by": by,
         "approved_by": approved_by,

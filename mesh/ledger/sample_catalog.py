@@ -58,7 +58,9 @@ def sample_catalog(
             "offset_changes": [],
         },
         "taxes": {
-            "food": {"name": "Sales tax 8.875%", "rate_bp": 888, "inclusive": False},
+            # Rates are whole basis points, so the name shows the rate charged
+            # (8.88 %), not a rate they cannot express (New York's 8.875 %).
+            "food": {"name": "Sales tax 8.88%", "rate_bp": 888, "inclusive": False},
             "alcohol": {"name": "Liquor tax 10% (in price)", "rate_bp": 1000, "inclusive": True},
         },
         "stations": {

@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mesh.ledger import queries
 from mesh.ledger.business_day import business_day, civil_from_days, is_day_name
 from tests.ledger.ledger_harness import Till
 
@@ -82,3 +83,60 @@ def test_a_second_close_day_closes_nothing_and_no_day_is_closed_before_it_begins
     assert till.ok("open_day", by="m-eve")["day"] == "2025-11-24"  # where sales now go
     gone = till.err("not_found", "close_day", by="m-eve", day="2025-01-01")
     assert gone.message == "nothing was sold on 2025-01-01: there is no such day to close"
+
+
+def _late_sale(till: Till) -> str:
+    """A table that pays and leaves after the manager closed the day early."""
+    check = till.open()
+    till.add(check, {"item": "burger"})
+    till.ok("pay", check=check, tender="cash")
+    till.ok("close_check", check=check)
+    return check
+
+
+def test_the_day_of_late_sales_after_an_early_close_can_be_closed_by_name() -> None:
+    till = Till(start_ms=ms(2025, 11, 24, 4, 0))  # 23:00 local on the 23rd
+    till.ok("close_day", by="m-eve")
+    check = _late_sale(till)
+    assert till.state.checks[check]["business_day"] == "2025-11-24"
+    summary = queries.day_summary(till.state, now_ms=till.now, day="2025-11-24")
+    assert summary["status"] == "open" and summary["sales"] == 2014
+    # Still 23:00 on the 23rd by the calendar, but business has been filed into the 24th.
+    closed = till.ok("close_day", by="m-eve", day="2025-11-24")
+    assert closed["day"] == "2025-11-24" and closed["totals"]["sales"] == 2014
+    assert till.state.days["2025-11-24"]["status"] == "closed"
+    assert till.err("invalid", "close_day", by="m-eve", day="2025-11-25")  # nothing there
+
+
+def test_close_day_without_a_day_closes_the_late_sales_day_but_not_an_empty_one() -> None:
+    till = Till(start_ms=ms(2025, 11, 24, 4, 0))  # 23:00 local on the 23rd
+    till.ok("close_day", by="m-eve")
+    late = till.open()
+    till.add(late, {"item": "burger"})
+    # The late table is still eating: the second tap says so, it does not just refuse.
+    still = till.err("open_checks", "close_day", by="m-eve")
+    assert still.message == f"1 check is still open for 2025-11-24: {late}"
+    till.ok("pay", check=late, tender="cash")
+    till.ok("close_check", check=late)
+    assert till.ok("close_day", by="m-eve")["day"] == "2025-11-24"
+    # A double tap now closes nothing, and sales still go into the 25th, not later.
+    again = till.err("conflict", "close_day", by="m-eve")
+    assert again.message == "business day 2025-11-24 is already closed"
+    assert till.ok("open_check", check=till.new_check_id(), table="4")["business_day"] == (
+        "2025-11-25"
+    )
+
+
+def test_close_day_and_open_day_audit_records_are_filed_under_their_day() -> None:
+    # Closed early: afterwards sales go into the 24th, but the close belongs to the 23rd.
+    early = Till(start_ms=ms(2025, 11, 24, 4, 0))  # 23:00 local on the 23rd
+    early.ok("close_day", by="m-eve")
+    # Opened and closed late, at 10:00 on the 24th: both belong to the 23rd.
+    late = Till(start_ms=ms(2025, 11, 24, 15, 0))
+    late.ok("open_day", by="m-eve", day="2025-11-23")
+    late.ok("close_day", by="m-eve", day="2025-11-23")
+    for till, actions in ((early, ["close_day"]), (late, ["open_day", "close_day"])):
+        on_23rd = [a["action"] for a in queries.audit_trail(till.state, day="2025-11-23")]
+        on_24th = [a["action"] for a in queries.audit_trail(till.state, day="2025-11-24")]
+        assert [a for a in on_23rd if a != "catalog_update"] == actions
+        assert [a for a in on_24th if a != "catalog_update"] == []

@@ -266,6 +266,13 @@ def test_cloud_tenders_are_refused_without_an_authorization() -> None:
     for tender in ("card", "gift", "account"):
         err = till.err("requires_cloud", "pay", check=check, tender=tender)
         assert "take cash or another tender" in err.message
+    # The refusal is the same whether or not the cloud is up, so it must not say the
+    # connection is the problem: it says what is missing.
+    card = till.err("requires_cloud", "pay", check=check, tender="card")
+    assert card.message == (
+        "Card needs an authorization (the approval code the payment terminal gave): "
+        "without one, take cash or another tender"
+    )
     till.ok("pay", check=check, tender="card", authorization="AUTH-123")
     assert balance(till, check) == 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from mesh.ledger.money import (
     line_amount,
     line_tax,
 )
+from mesh.ledger.sample_catalog import sample_catalog
 from tests.ledger.ledger_harness import Till
 
 
@@ -80,6 +83,14 @@ def test_check_totals_mix_inclusive_and_exclusive_lines() -> None:
     t = check_totals(totals)
     assert (t.items, t.subtotal, t.tax_added, t.tax, t.total) == (3700, 3700, 186, 331, 3886)
     assert t.balance == 3886
+
+
+def test_sample_tax_names_show_the_rate_charged() -> None:
+    # A receipt or report showing "8.875%" beside 8.88 % of tax would be wrong.
+    for tax in sample_catalog()["taxes"].values():
+        shown = re.search(r"(\d+(?:\.\d+)?)%", tax["name"])
+        assert shown is not None, tax
+        assert Decimal(shown.group(1)) * 100 == tax["rate_bp"], tax
 
 
 def test_tax_is_per_line_so_a_split_adds_up() -> None:

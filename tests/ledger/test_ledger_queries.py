@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+from pathlib import Path
 
 from mesh.ledger import queries
 from tests.ledger.ledger_harness import MINUTE, Till
@@ -65,3 +68,21 @@ def test_overview_for_ctl_state() -> None:
     assert view["applied_index"] == till.index and view["open_checks"] == 1
     assert view["clocked_in"] == ["s-ana"] and view["catalog_version"] == 1
     assert view["state_hash"] == till.state.state_hash()
+
+
+def test_the_documented_audit_actions_are_the_audited_ones() -> None:
+    # The list in docs/commands.md is what integrators filter on: an action the code
+    # writes but the list leaves out (as refire was) is one they never look for.
+    root = Path(__file__).resolve().parents[2]
+    audited = set()
+    for source in sorted((root / "mesh" / "ledger").glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "audit":
+                for kw in node.keywords:
+                    if kw.arg == "action" and isinstance(kw.value, ast.Constant):
+                        audited.add(kw.value.value)
+    docs = (root / "docs" / "commands.md").read_text(encoding="utf-8")
+    listed = re.search(r"^Actions: (.*?)\.$", docs, re.MULTILINE | re.DOTALL)
+    assert listed is not None
+    assert set(re.findall(r"`(\w+)`", listed.group(1))) == audited
+    assert "refire" in audited
