@@ -2,7 +2,9 @@
 
 With ``--json`` the node's reply is printed as one JSON object, exactly the
 contract of docs/ctl.md; the exit status is 0 when ``ok`` is true, 1 when the
-node refused or failed the request, and 3 when no node could be reached.
+node refused or failed the request, and 3 when no node could be reached. An
+option out of its documented range is a usage error (exit 2, a message on
+standard error, no JSON, nothing sent), as click makes of one it cannot parse.
 """
 
 from __future__ import annotations
@@ -12,19 +14,40 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
+
 from mesh.client.api import ClientError, ControlClient
 from mesh.node.config import ConfigError
+from mesh.node.enrolment import MAX_TTL_S
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 3
+
+SUBMIT_TIMEOUT_MAX_S = 60.0  # s, as the node's own check of "timeout" (mesh/node/control_ops.py)
+# ctl's numeric options, by their key in the request: the option and the top of its
+# range (0, top], as docs/ctl.md gives it. The node checks them again: scripts may
+# talk to the socket without ctl.
+OPTION_RANGES = {"timeout": ("--timeout", SUBMIT_TIMEOUT_MAX_S), "ttl_s": ("--ttl", MAX_TTL_S)}
+
+
+def check_option_ranges(args: dict[str, Any]) -> None:
+    """Raise a click usage error for a numeric option outside its range (NaN and inf too)."""
+    for key, (option, top) in OPTION_RANGES.items():
+        value = args.get(key)
+        if value is not None and not 0 < value <= top:  # NaN compares false: refused
+            raise click.BadParameter(
+                f"{value:g} is not a number of seconds in (0, {top:g}]",
+                ctx=click.get_current_context(silent=True),
+                param_hint=f"'{option}'",
+            )
 
 
 def _request(what: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]] | str:
     """The control op and its arguments, or an error message for the user."""
     if what != "submit":
         op = what.replace("-", "_")  # enrol-code on the command line is op enrol_code
-        # Options not given are None (flags False); a 0 given is kept: the node judges it.
+        # Options not given are None (flags False); numbers were range-checked already.
         return op, {k: v for k, v in args.items() if v is not None and v is not False}
     try:
         command = json.loads(args["command_text"])
@@ -77,6 +100,7 @@ def _human(what: str, reply: dict[str, Any]) -> str:
 
 
 def run_ctl(data_dir: Path, what: str, args: dict[str, Any], *, as_json: bool) -> int:
+    check_option_ranges(args)
     built = _request(what, args)
     if isinstance(built, str):
         # Refused before it reached a node, as the node refuses a command that is not one.

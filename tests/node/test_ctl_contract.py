@@ -19,6 +19,10 @@ from tests.support.procs import ProcessReaper
 
 pytestmark = pytest.mark.timeout(180)
 
+# docs/ctl.md: --timeout is at most 60 s, --ttl at most 3600 s; both more than 0.
+BAD_SUBMIT_TIMEOUTS = ["61", "0", "-1", "nan", "inf"]
+BAD_TTLS = ["0", "-5", "3601", "nan", "inf"]
+
 
 def test_ctl_filters_refusals_and_exit_codes(tmp_path: Path, reaper: ProcessReaper) -> None:
     cluster = Cluster(tmp_path / "s", reaper, nodes=1)
@@ -84,9 +88,18 @@ def test_ctl_filters_refusals_and_exit_codes(tmp_path: Path, reaper: ProcessReap
         assert code == 1 and got is not None, (text, got)
         assert got["ok"] is False and got["error"]["code"] == "invalid"
         assert why in got["error"]["message"]
-    # A 0 given is passed on and judged, not dropped for the default.
-    code, got, _ = ctl("enrol-code", "--ttl", "0", "--json")
-    assert code == 1 and got is not None and got["error"]["code"] == "bad_request", got
+    # A 0 given is refused, not dropped for the default: by ctl as a usage error...
+    code, got, err = ctl("enrol-code", "--ttl", "0", "--json")
+    assert code == 2 and got is None and "'--ttl'" in err, err
+    # ...and by the node for a script on the socket (ctl's check is not the only one).
+    for op, args in (
+        ("enrol_code", {"ttl_s": 0}),
+        ("enrol_code", {"ttl_s": 3601}),
+        ("submit", {"command": {"type": "open_check"}, "timeout": 61}),
+        ("submit", {"command": {"type": "open_check"}, "timeout": 0}),
+    ):
+        reply = client.call(op, **args)
+        assert reply["ok"] is False and reply["error"]["code"] == "bad_request", (op, args)
     # Money in minor units: a float says so.
     pay = {"type": "pay", "by": "s-ana", "check": still_open, "tender": "cash", "amount": 12.5}
     code, got, _ = ctl("submit", json.dumps(pay), "--json")
@@ -109,6 +122,27 @@ def test_ctl_filters_refusals_and_exit_codes(tmp_path: Path, reaper: ProcessReap
         assert reply["ok"] is False and reply["error"]["code"] == "bad_request", (op, args)
     assert client.call("watch", after=10**6, timeout=0.1)["ok"]
     assert client.call("checks", table="13")["checks"][0]["id"] == elsewhere
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        *(["submit", '{"type": "open_check"}', "--timeout", t] for t in BAD_SUBMIT_TIMEOUTS),
+        *(["enrol-code", "--ttl", t] for t in BAD_TTLS),
+    ],
+    ids=lambda argv: " ".join(argv[-2:]),
+)
+def test_an_option_out_of_its_documented_range_is_a_usage_error(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    # No node runs in DATA: had ctl sent the request, it would exit 3 (unreachable).
+    done = subprocess.run(
+        [sys.executable, "-m", "mesh", "ctl", "--data", str(tmp_path), *argv, "--json"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert f"Invalid value for '{argv[-2]}'" in done.stderr
 
 
 def test_a_second_node_on_a_running_devices_data_is_refused_and_the_first_serves_on(
