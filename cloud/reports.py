@@ -6,6 +6,7 @@ Read-only; every query is filtered by the asking site.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from typing import Any
 
@@ -16,6 +17,16 @@ from cloud.models import Check, Device, Event
 from cloud.schemas import CheckOut, DaySummary, DeviceOut
 
 CLOSED_STATUSES = frozenset({"closed", "paid", "void", "voided"})
+EVENT_KINDS = ("time_entry", "no_sale", "audit", "day_close")
+# An event id ending in ".v<N>" is version N of the record the rest of the id names:
+# the mesh posts a time entry again when it changes (time.T1.v1 at clock-in,
+# time.T1.v2 at clock-out). A day summary counts records, not their versions.
+_VERSION_SUFFIX = re.compile(r"\.v[0-9]+\Z")
+
+
+def record_id(event_id: str) -> str:
+    """The record an event is a version of: its id without a trailing ``.v<N>``."""
+    return _VERSION_SUFFIX.sub("", event_id)
 
 
 def check_out(row: Check) -> CheckOut:
@@ -62,11 +73,12 @@ def day_summary(session: Session, site_id: int, business_day: dt.date) -> DaySum
             .order_by(Check.number)
         )
     )
-    kinds = Counter(
-        session.scalars(
-            select(Event.kind).where(Event.site_id == site_id, Event.business_day == business_day)
+    rows = session.execute(
+        select(Event.kind, Event.event_id).where(
+            Event.site_id == site_id, Event.business_day == business_day
         )
     )
+    kinds = Counter(kind for kind, _ in {(kind, record_id(event_id)) for kind, event_id in rows})
     by_tender: Counter[str] = Counter()
     for row in checks:
         for payment in row.document.get("payments", []):
@@ -84,9 +96,7 @@ def day_summary(session: Session, site_id: int, business_day: dt.date) -> DaySum
         total=sum(row.total for row in checks),
         tips=sum(row.tips for row in checks),
         payments_by_tender=dict(sorted(by_tender.items())),
-        events={
-            kind: kinds.get(kind, 0) for kind in ("time_entry", "no_sale", "audit", "day_close")
-        },
+        events={kind: kinds.get(kind, 0) for kind in EVENT_KINDS},
         closed=kinds.get("day_close", 0) > 0,
     )
 

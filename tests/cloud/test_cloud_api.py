@@ -279,6 +279,26 @@ def test_day_summary_adds_up_the_day(client: AppClient) -> None:
     }
 
 
+def test_day_summary_counts_a_time_entry_once_however_many_versions(client: AppClient) -> None:
+    # The sync agent posts each version of a record as its own event: a shift is
+    # time.T1.v1 at clock-in and time.T1.v2 at clock-out, and is one time entry.
+    shift_in = {"staff": "ana", "clock_in": 1}
+    shift_out = {"staff": "ana", "clock_in": 1, "clock_out": 2}
+    events = [
+        an_event("time.T1.v1", "time_entry", data=shift_in),
+        an_event("time.T1.v2", "time_entry", data=shift_out),
+        an_event("time.T2.v1", "time_entry", data=shift_in),
+        an_event("time.T1.v20", "time_entry", data=shift_out),  # version 20, still T1
+        an_event("time.T1.v", "time_entry"),  # no version number: its own record
+        an_event("audit.A1.v1", "audit"),
+        an_event("audit.A1.v2", "no_sale"),  # another kind: counted there
+    ]
+    response = client.post("/v1/events", json={"events": events}, headers=NORTH)
+    assert response.status_code == 200, response.text
+    summary = client.get(f"/v1/days/{DAY}", headers=NORTH).json()
+    assert summary["events"] == {"time_entry": 3, "no_sale": 1, "audit": 1, "day_close": 0}
+
+
 def test_empty_day_summary(client: AppClient) -> None:
     summary = client.get("/v1/days/2020-01-01", headers=NORTH).json()
     assert (summary["checks"], summary["first_number"], summary["closed"]) == (0, None, False)
