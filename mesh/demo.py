@@ -12,7 +12,8 @@ The cloud (the reference back office, on SQLite in ``DIR/cloud``) is started
 first, seeded with the site and the same sample catalog the nodes start with.
 The demo then stays in the foreground until SIGTERM or Ctrl-C, when it stops
 every process it started, by pid (SIGTERM first so a leader hands over, then
-SIGKILL).
+SIGKILL). A device a script kills is not restarted; the demo reaps it (no
+``<defunct>`` zombie left behind) and says once on standard error that it exited.
 
 This module is the headless site and the helpers every demo shares; the
 windowed demo and its console are ``mesh.demo_windows`` (its site.json adds
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from mesh.net.addresses import free_tcp_ports
 from mesh.net.control import ControlError, request
@@ -167,6 +168,26 @@ def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait(5)
 
 
+def report_exits(
+    named: dict[str, subprocess.Popen[bytes]], reported: set[str], out: TextIO
+) -> None:
+    """Reap each started process that exited (``poll`` waits for it) and say so, once.
+
+    Nothing is restarted: a device killed from outside stays dead, as a
+    restaurant's would. A reaped ``Popen`` is never signalled again, so
+    ``stop_all`` cannot hit a pid the system has since given to another process.
+    """
+    for name, proc in named.items():
+        if name in reported or proc.poll() is None:
+            continue
+        reported.add(name)
+        print(
+            f"tablemesh demo: {name} (pid {proc.pid}) exited with {proc.returncode}; not restarted",
+            file=out,
+            flush=True,
+        )
+
+
 def run_headless(root: Path, nodes: int, *, with_cloud: bool = True, announce: bool = True) -> int:
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -223,7 +244,12 @@ def run_headless(root: Path, nodes: int, *, with_cloud: bool = True, announce: b
             print("Ctrl-C stops everything.", flush=True)
         # A device killed from outside (a test, a fault injector) stays dead: the
         # rest of the site keeps running, as a restaurant's would.
+        named = {f"node {d.name}": proc for d, proc in zip(dirs, node_procs, strict=True)}
+        if cloud_proc is not None:
+            named = {"the cloud": cloud_proc, **named}
+        reported: set[str] = set()
         while not stop:
+            report_exits(named, reported, sys.stderr)
             time.sleep(0.2)
         return 0
     finally:

@@ -89,3 +89,43 @@ def test_headless_demo_writes_site_json_serves_and_stops_everything(
     assert any(c["id"] == temp_id and c["number"] == numbered for c in client.checks()["checks"])
     demo2.send_signal(signal.SIGTERM)
     assert demo2.wait(30) == 0
+
+
+def _gone(pid: int) -> bool:
+    """No such process, not even a ``<defunct>`` zombie waiting for its parent."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+def test_headless_demo_reaps_a_device_a_script_kills_and_says_so_once(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    root = tmp_path / "site"
+    log = tmp_path / "demo.log"
+    demo = reaper.spawn(
+        [sys.executable, "-m", "mesh", "demo", "--headless", "--nodes", "3", "--data", str(root)],
+        log=log,
+    )
+    site_file = root / "site.json"
+    wait_for("site.json", site_file.exists, 60)
+    site = json.loads(site_file.read_text())
+    nodes = {n["name"]: n["pid"] for n in site["nodes"]}
+    cloud_pid = site["cloud"]["pid"]
+    for pid in [*nodes.values(), cloud_pid]:
+        reaper.track(pid)
+    # A script kills a device and the cloud: the demo reaps both, restarts neither.
+    os.kill(nodes["n2"], signal.SIGKILL)
+    os.kill(cloud_pid, signal.SIGKILL)
+    wait_for("the killed node to be reaped", lambda: _gone(nodes["n2"]), 15)
+    wait_for("the killed cloud to be reaped", lambda: _gone(cloud_pid), 15)
+    wait_for("the demo to say so", lambda: "the cloud (pid" in log.read_text(), 15)
+    assert demo.poll() is None
+    assert child_pids(demo.pid) == {nodes["n1"], nodes["n3"]}
+    text = log.read_text()
+    assert text.count(f"node n2 (pid {nodes['n2']}) exited with -9; not restarted") == 1, text
+    assert text.count(f"the cloud (pid {cloud_pid}) exited with -9; not restarted") == 1, text
+    # It still stops every process it started, the survivors included.
+    demo.send_signal(signal.SIGTERM)
+    assert demo.wait(30) == 0
+    for pid in (nodes["n1"], nodes["n3"]):
+        wait_for(f"node {pid} to exit", lambda p=pid: not _alive(p), 15)
+    assert log.read_text().count("exited with") == 2, "reported once each, even on stop"
