@@ -188,6 +188,14 @@ def demo(headless: bool, nodes: int, data_dir: str, script: str | None) -> None:
     sys.exit(run_windowed(Path(data_dir), nodes))
 
 
+# Each of ctl's options and the commands that read it.
+CTL_OPTION_USERS = {
+    "--timeout": ("submit",), "--table": ("checks",), "--server": ("checks",),
+    "--check": ("checks",), "--all": ("checks",), "--station": ("tickets",),
+    "--include-bumped": ("tickets",), "--ttl": ("enrol-code",),
+}  # fmt: skip
+
+
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the documented JSON contract.")
@@ -229,6 +237,17 @@ def ctl(
     """
     from mesh.ctl import run_ctl
 
+    given = {
+        "--timeout": timeout is not None, "--table": table is not None,
+        "--server": server is not None, "--check": check_ref is not None,
+        "--all": all_checks, "--station": station is not None,
+        "--include-bumped": include_bumped, "--ttl": ttl is not None,
+    }  # fmt: skip
+    # An option the command does not read is a mistake to say, not to drop: a script
+    # passing --timeout to status would believe it waits that long.
+    for option in (o for o, on in given.items() if on and what not in CTL_OPTION_USERS[o]):
+        users = " and ".join(CTL_OPTION_USERS[option])
+        raise click.UsageError(f"{option} applies to ctl {users} only, not to ctl {what}")
     args: dict[str, object] = {}
     if command is not None and what not in ("submit", "checks", "revoke"):
         raise click.UsageError(f"ctl {what} takes no argument (got {command!r})")

@@ -165,3 +165,27 @@ def test_a_second_node_on_a_running_devices_data_is_refused_and_the_first_serves
     done = subprocess.run([*argv[:-1], str(other)], capture_output=True, text=True,
                           timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
     assert done.returncode == 1 and "needs a port from 1 to 65535" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["status", "--timeout", "5"], "--timeout"),
+        (["checks", "--station", "grill"], "--station"),
+        (["tickets", "--all"], "--all"),
+        (["submit", '{"type": "open_check"}', "--table", "4"], "--table"),
+        (["members", "--ttl", "60"], "--ttl"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else v,
+)
+def test_an_option_the_command_does_not_read_is_a_usage_error(
+    tmp_path: Path, argv: list[str], option: str
+) -> None:
+    # Dropped before: a script passing --timeout to status believed it waited that long.
+    done = subprocess.run(
+        [sys.executable, "-m", "mesh", "ctl", "--data", str(tmp_path), *argv, "--json"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert f"{option} applies to ctl " in done.stderr and f"not to ctl {argv[0]}" in done.stderr
