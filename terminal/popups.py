@@ -1,5 +1,6 @@
-"""The dialogs screens open: new check, modifiers, manager approval, reasons, transfer,
-split, receipt, and the status panel behind the dot. Declarations; looks in popups.kv.
+"""The dialogs screens open: new check, modifiers, manager approval, a card's approval
+code, reasons, transfer, split, receipt, and the status panel behind the dot.
+Declarations; looks in popups.kv.
 """
 
 from __future__ import annotations
@@ -141,6 +142,42 @@ class ApprovalPopup(TerminalPopup):
             return
         self.dismiss()
         self.when_approved(reply["staff"])
+
+
+class AuthorizationPopup(TerminalPopup):
+    """The approval code the card terminal gave, typed on a keypad of digits and letters.
+
+    The code comes from the restaurant's standalone card terminal, never from the
+    cloud, so this works the same online and offline. ``when_authorized`` gets the
+    code on OK; Cancel calls nothing, so nothing is sent and nothing is recorded.
+    """
+
+    tender = StringProperty("")
+    detail = StringProperty("")
+    code = StringProperty("")
+    when_authorized = ObjectProperty(None)
+
+    def fill(self) -> None:
+        # Digits, then the letters as on a keyboard: what a server finds fastest.
+        rows = ("row_digits", "row_q", "row_a", "row_z")
+        for row_id, keys in zip(rows, present.APPROVAL_ROWS, strict=True):
+            row = self.ids[row_id]
+            for key in keys:
+                btn = Factory.TButton(text=key, font_size=theme.FONT_BIG, tone=theme.PANEL)
+                btn.bind(on_release=partial(self._key, key))
+                row.add_widget(btn)
+
+    def _key(self, key: str, *_args: Any) -> None:
+        self.code = present.type_approval(self.code, key)
+
+    def delete(self) -> None:
+        self.code = self.code[:-1]
+
+    def confirm(self) -> None:
+        if not self.code:
+            return
+        self.dismiss()
+        self.when_authorized(self.code)
 
 
 class EnrolCodePopup(TerminalPopup):
@@ -316,7 +353,7 @@ class StatusPanel(TerminalPopup):
         )
         self.lan_text = present.lan_text(status)
         self.cloud_text = present.cloud_text(cloud)
-        self.cards_text = present.cards_text(dot)
+        self.cards_text = present.cards_text()
         if state.get("ok"):
             self.unsynced_text = present.unsynced_text(
                 state.get("unsynced"), state.get("oldest_unsynced_age_ms")

@@ -290,8 +290,20 @@ def lan_text(status: Mapping[str, Any]) -> str:
     return "cut off: this device cannot reach most of the others"
 
 
-def cards_text(dot: str) -> str:
-    """Cards need the cloud; the ledger refuses them at once while it is away."""
-    if dot in {"green", "amber"}:
-        return "card, gift card and house account accepted"
-    return "need the internet: refused at once, cash and house tenders work"
+def cards_text() -> str:
+    """Cards are taken with the standalone card terminal's approval code, cloud or not."""
+    return "taken with the card terminal's approval code, online or offline"
+
+
+# A card terminal's approval code: typically 6 letters and digits; 12 leaves room.
+APPROVAL_MAX = 12
+APPROVAL_ROWS = ("1234567890", "QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM")
+APPROVAL_CHARS = frozenset("".join(APPROVAL_ROWS))
+
+
+def type_approval(code: str, key: str) -> str:
+    """``code`` with ``key`` typed: only digits and capital letters, at most APPROVAL_MAX."""
+    key = key.upper()
+    if len(key) != 1 or key not in APPROVAL_CHARS or len(code) >= APPROVAL_MAX:
+        return code
+    return code + key

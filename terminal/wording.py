@@ -33,6 +33,12 @@ CLUSTER_WORDS = {
 }
 
 
+REQUIRES_AUTHORIZATION = (
+    "This tender needs the approval code the card terminal gave. Tap it again and "
+    "type the code, or take cash or another tender."
+)
+
+
 def error_code(reply: Mapping[str, Any]) -> str:
     return str((reply.get("error") or {}).get("code", "unknown"))
 
@@ -60,7 +66,9 @@ def explain(reply: Mapping[str, Any]) -> str:
             f"right now. Do it on {where} (tap the dot to see which one leads)."
         )
     if code == "requires_cloud":
-        return f"Needs the internet, which is down: {message}"
+        # What is missing is the card terminal's approval code, online or offline; this
+        # terminal asks for it when the tender is tapped, so say how to give it.
+        return REQUIRES_AUTHORIZATION
     if message:
         return message[0].upper() + message[1:]
     return f"Refused ({code})."

@@ -1,12 +1,15 @@
 """Take money: cash with a keypad and quick amounts, custom tenders, partial payments and tips.
 
-The change due, the balance and whether a tender is allowed offline are the
-ledger's answers; a tender that needs the internet is refused at once by the
-ledger while the cloud is unreachable, and the refusal is shown as it is said.
+The change due and the balance are the ledger's answers. A tender the catalog
+marks ``requires_cloud`` (card, gift card, house account) is taken on the
+restaurant's standalone card terminal: tapping it asks for that terminal's
+approval code, sent as the payment's ``authorization``. The code does not come
+from the cloud, so this works the same online and offline.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from kivy.properties import BooleanProperty, DictProperty, ListProperty, StringProperty
@@ -62,32 +65,25 @@ class PayScreen(TerminalScreen):
             {"amount": a, "label": "Exact" if a == balance else present.money(a, site)}
             for a in present.quick_cash(balance, site)
         ]
-        online = self.app.dot in {"green", "amber"}
         tenders = []
-        # Cash first, then the house's own tenders, then the ones that need the cloud.
+        # Cash first, then the house's own tenders, then the ones taken on the card terminal.
         order = sorted(
             (self.app.catalog.get("tenders") or {}).items(),
             key=lambda kv: (kv[1].get("kind") != "cash", bool(kv[1].get("requires_cloud")), kv[0]),
         )
         for tid, tender in order:
-            needs = bool(tender.get("requires_cloud"))
-            label = tender["name"]
-            if needs and not online:
-                label += "\n[size=14sp]needs the internet[/size]"
             tenders.append(
                 {
                     "id": tid,
-                    "label": label,
+                    "label": tender["name"],
                     "cash": tender.get("kind") == "cash",
-                    "offline_blocked": needs and not online,
+                    "authorized": bool(tender.get("requires_cloud")),
                 }
             )
         self.tenders = tenders
         self._build_buttons()
 
     def _build_buttons(self) -> None:
-        from functools import partial
-
         from kivy.factory import Factory
 
         from terminal import theme
@@ -101,13 +97,9 @@ class PayScreen(TerminalScreen):
         grid = self.ids.tenders
         grid.clear_widgets()
         for t in self.tenders:
-            tone = (
-                theme.OK
-                if t["cash"]
-                else (theme.DISABLED if t["offline_blocked"] else theme.PRIMARY)
-            )
-            btn = Factory.TButton(text=t["label"], tone=tone)
-            btn.bind(on_release=partial(self._tender, t["id"], t["cash"]))
+            btn = Factory.TButton(text=t["label"], tone=theme.OK if t["cash"] else theme.PRIMARY)
+            tap = self._ask_authorization if t["authorized"] else self._tender
+            btn.bind(on_release=partial(tap, t["id"], t["cash"]))
             grid.add_widget(btn)
 
     # -- keying ---------------------------------------------------------------
@@ -131,12 +123,40 @@ class PayScreen(TerminalScreen):
         self.editing = "amount"
 
     # -- paying ---------------------------------------------------------------
-    def _tender(self, tender: str, cash: bool, *_args: Any) -> None:
+    def _ask_authorization(self, tender: str, cash: bool, *_args: Any) -> None:
+        """Ask for the card terminal's approval code; pay with it on OK, nothing on Cancel."""
+        if self.busy:
+            return
+        from terminal.popups import AuthorizationPopup
+
+        site = self.app.site
+        keyed = present.parse_keyed_amount(self.entry)
+        tip = present.parse_keyed_amount(self.tip)
+        balance = int((self.check.get("totals") or {}).get("balance", 0))
+        amount = keyed if self.partial and keyed else balance
+        detail = f"Take {present.money(amount, site)}" + (
+            f" + tip {present.money(tip, site)}" if tip else ""
+        )
+        name = str(((self.app.catalog.get("tenders") or {}).get(tender) or {}).get("name", tender))
+        AuthorizationPopup(
+            tender=name,
+            detail=f"{detail} on the card terminal, then type the approval code it gives.",
+            when_authorized=partial(self._authorized, tender, cash),
+        ).open()
+
+    def _authorized(self, tender: str, cash: bool, code: str) -> None:
+        self._tender(tender, cash, authorization=code)
+
+    def _tender(
+        self, tender: str, cash: bool, *_args: Any, authorization: str | None = None
+    ) -> None:
         if self.busy:
             return
         keyed = present.parse_keyed_amount(self.entry)
         tip = present.parse_keyed_amount(self.tip)
         fields: dict[str, Any] = {"tender": tender, "tip": tip or None}
+        if authorization:
+            fields["authorization"] = authorization
         # Partial: the keyed amount is what this payment covers. Otherwise the payment
         # covers the whole balance and, for cash, the keyed amount is what was handed over.
         if self.partial and keyed:
@@ -156,10 +176,13 @@ class PayScreen(TerminalScreen):
             self._pending = None
             out = reply.get("outcome") or {}
             site = self.app.site
-            self.change_text = present.money(int(out.get("change") or 0), site)
+            code = pending.command.get("authorization")
+            # A card gives no change: the big Change box is for cash handed over.
+            self.change_text = "" if code else present.money(int(out.get("change") or 0), site)
             self.result_text = (
                 f"Paid {present.money(int(out.get('amount', 0)), site)}"
                 + (f" + tip {present.money(int(out['tip']), site)}" if out.get("tip") else "")
+                + (f", approval {code}" if code else "")
                 + f". Balance {present.money(int(out.get('balance', 0)), site)}"
                 + (" (duplicate tap ignored)" if reply.get("duplicate") else "")
             )
