@@ -188,6 +188,9 @@ class PayScreen(TerminalScreen):
             )
             self.entry = self.tip = ""
             self.partial = False
+            # Back to the amount: after a tipped payment the next digits are the next
+            # payment's amount, not another tip.
+            self.editing = "amount"
             self.refresh()
 
         def refused(reply: Reply) -> Reply | None:

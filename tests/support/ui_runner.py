@@ -242,6 +242,7 @@ class Runner:
             "height": widget.height,
             "disabled": bool(widget.disabled),
             "text": _plain(getattr(widget, "text", "")),
+            "state": getattr(widget, "state", None),  # a toggle's "down" or "normal"
         }
 
     def op_texts(self, req: dict[str, Any]) -> dict[str, Any]:

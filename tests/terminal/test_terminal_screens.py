@@ -130,6 +130,7 @@ def test_pin_pad_menu_approvals_offline_tenders_and_the_day(
     (card,) = the_check(ledger, "15")["payments"]  # once: Cancel recorded nothing
     assert card["tender"] == "card" and card["authorization"] == "7QX4B2", card
     assert (card["amount"], card["tip"], card["change"]) == (200, 50, 0), card
+    assert app.find(id="edit_amount")["state"] == "down"  # the next digits: an amount
     app.wait(money(the_check(ledger, "15")["totals"]["balance"]))  # the rest, then in cash
     app.tap("Exact")
     app.tap("Cash", index=0)
