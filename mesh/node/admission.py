@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
 from mesh.net.guest import refusal
 from mesh.net.keys import is_z85_key
-from mesh.net.schema import GuestAnswer, GuestEnrol, SchemaError, check_id
+from mesh.net.schema import GuestAnswer, GuestEnrol, SchemaError, check_id, check_json
 from mesh.node import config as cfg
 from mesh.node import constants, enrolment
 from mesh.node.errors import error_reply
@@ -150,8 +151,9 @@ class Admission:
         if wait > 0:
             return self._refused(
                 "rate_limited",
-                f"too many wrong enrolment codes: try again in {int(wait) + 1} s",
-                retry_in_s=round(wait, 1),
+                f"too many wrong enrolment codes: try again in {math.ceil(wait)} s",
+                # Whole seconds: the guest door's answer carries no floats.
+                retry_in_s=math.ceil(wait),
             )
         try:
             check_id(name, "node")
@@ -260,15 +262,34 @@ class Admission:
             address=request.address,
             proof=request.proof,
         )
-        if reply.get("ok"):
-            result = {k: v for k, v in reply.items() if k != "ok"}
-            return GuestAnswer(ok=True, result=result, error=None)
-        error = dict(reply.get("error") or {"code": "internal", "message": "no answer"})
-        extra = {k: v for k, v in reply.items() if k not in {"ok", "error", "leader"}}
-        leader = reply.get("leader")
-        return GuestAnswer(
-            ok=False,
-            result=None,
-            error={**extra, **error},
-            leader=leader if isinstance(leader, str) else None,
-        )
+        return guest_answer(reply)
+
+
+def guest_answer(reply: dict[str, Any]) -> GuestAnswer:
+    """The guest door's answer for an ``enrol`` reply (ok, or its error and extras).
+
+    The door's schema is stricter than the control socket's JSON (no floats): an
+    extra it cannot carry is left out rather than turning the answer into an
+    internal error the device could not act on.
+    """
+    if reply.get("ok"):
+        result = {k: v for k, v in reply.items() if k != "ok"}
+        return GuestAnswer(ok=True, result=result, error=None)
+    error = dict(reply.get("error") or {"code": "internal", "message": "no answer"})
+    extra: dict[str, Any] = {}
+    for key, value in reply.items():
+        if key in {"ok", "error", "leader"}:
+            continue
+        try:
+            check_json(value, key)
+        except SchemaError:
+            log.warning("left %s out of a guest answer: not carried by the door", key)
+            continue
+        extra[key] = value
+    leader = reply.get("leader")
+    return GuestAnswer(
+        ok=False,
+        result=None,
+        error={**extra, **error},
+        leader=leader if isinstance(leader, str) else None,
+    )
