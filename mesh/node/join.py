@@ -15,6 +15,7 @@ enrolled, too many tries) ends the join at once with the site's message.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,14 @@ def check_bind(bind: str) -> str:
     host, _, port = bind.removeprefix("tcp://").rpartition(":")
     if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise BindError("invalid", "bind must end with a port number (1-65535)")
+    try:
+        # A name (localhost, a host name) cannot be advertised by mDNS nor dialled
+        # the same way from every device: the site's roster holds addresses.
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        raise BindError(
+            "invalid", f"bind must name this device's IP address, not {host!r}"
+        ) from None
     problem = bind_problem(host, int(port))
     if problem == "in_use":
         raise BindError("address_in_use", f"port {port} is already in use on this device")

@@ -4,13 +4,16 @@ anything is sent, and directories the code makes are owner-only."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,14 +51,24 @@ def test_a_node_that_ran_refuses_to_start_without_its_key(
     assert not (data / cfg.KEYS_DIR).exists()  # no new key made meanwhile
 
 
-def test_enrol_with_a_bad_bind_names_bind_and_sends_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("bind", "says"),
+    [
+        ("garbage", "tcp://ADDRESS:PORT"),
+        # A name is not an address every device dials alike (and mDNS refuses it).
+        ("tcp://localhost:7401", "IP address, not 'localhost'"),
+    ],
+)
+def test_enrol_with_a_bad_bind_names_bind_and_sends_nothing(
+    tmp_path: Path, bind: str, says: str
+) -> None:
     data = tmp_path / "new"
     done = _tablemesh(
-        "node", "--data", str(data), "--enrol", "7KQ2-M9XD", "--name", "bar-2", "--bind", "garbage"
+        "node", "--data", str(data), "--enrol", "7KQ2-M9XD", "--name", "bar-2", "--bind", bind
     )
     assert done.returncode == 1
-    assert "bad --bind 'garbage'" in done.stderr and "tcp://ADDRESS:PORT" in done.stderr
-    assert "enrolment refused" not in done.stderr
+    assert f"bad --bind {bind!r}" in done.stderr and says in done.stderr
+    assert "enrolment refused" not in done.stderr and "Traceback" not in done.stderr
     assert not data.exists()  # no key made, nothing written
 
 
@@ -73,3 +86,27 @@ def test_data_directories_the_code_makes_are_owner_only(tmp_path: Path) -> None:
         assert stat.S_IMODE((data / cfg.KEYS_DIR).stat().st_mode) == 0o700
         assert stat.S_IMODE((data / cfg.CONFIG_FILE).stat().st_mode) == 0o600
     assert stat.S_IMODE(mine.stat().st_mode) == 0o750
+
+
+def test_a_copy_of_a_running_devices_data_says_so_and_leaves_no_socket(
+    tmp_path: Path, reaper: ProcessReaper, free_port: Callable[[], int]
+) -> None:
+    # A spare swapped in with a copy of a running device's data directory (another
+    # port): mDNS refuses a second advert of that node; the copy says which and why.
+    def advertise(raw: dict[str, Any]) -> None:
+        raw["mdns"], raw["mdns_interfaces"] = True, ["127.0.0.1"]
+
+    cluster = Cluster(tmp_path / "s", reaper, nodes=1, tweak=advertise)
+    cluster.start()
+    copy = tmp_path / "copy"
+    shutil.copytree(cluster.data("n1"), copy, ignore=shutil.ignore_patterns("*.sock", "*.log"))
+    raw = json.loads((copy / cfg.CONFIG_FILE).read_text())
+    raw["bind"] = f"tcp://127.0.0.1:{free_port()}"
+    cfg.write_json_atomically(copy / cfg.CONFIG_FILE, raw)
+
+    done = _tablemesh("node", "--data", str(copy))
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "another device on this network already runs as n1 of site test" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not cfg.control_socket_path(copy).exists()  # nothing stale for the next start
+    assert cluster.status("n1")  # the original serves on
