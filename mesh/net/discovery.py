@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from zeroconf import IPVersion, ServiceStateChange
+from zeroconf import IPVersion, NonUniqueNameException, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from mesh.net import constants, schema
@@ -117,6 +117,10 @@ def read_advert(info: AsyncServiceInfo) -> tuple[str, PeerSeen] | str:
     return site, seen
 
 
+class NameTaken(Exception):
+    """Another device on the network already advertises this node of this site."""
+
+
 class Discovery:
     """Advertise this node and report the other nodes of its site."""
 
@@ -183,15 +187,21 @@ class Discovery:
     async def start(self) -> None:
         """Register our advert (probing for a name conflict first) and start browsing.
 
-        Raises zeroconf's ``NonUniqueNameException`` if another device already
-        advertises this node id for this site: two devices must never share an id.
+        Raises ``NameTaken`` if another device already advertises this node id for
+        this site: two devices must never share an id.
         """
         if self._zc is not None or self._closed:
             raise RuntimeError("a Discovery starts once")
         self._zc = AsyncZeroconf(interfaces=self._interfaces, ip_version=IPVersion.V4Only)
         try:
             self._info = self._service_info()
-            await self._zc.async_register_service(self._info)
+            try:
+                await self._zc.async_register_service(self._info)
+            except NonUniqueNameException:
+                raise NameTaken(
+                    f"another device on this network already runs as {self.node_id} of "
+                    f"site {self.site}"
+                ) from None
             self._browser = AsyncServiceBrowser(
                 self._zc.zeroconf, constants.MDNS_SERVICE_TYPE, handlers=[self._on_change]
             )

@@ -34,7 +34,7 @@ from mesh.ledger.entry import Outcome, encode_payload
 from mesh.ledger.state import LedgerState, json_copy
 from mesh.net import schema
 from mesh.net.control import ControlServer, serving
-from mesh.net.discovery import Discovery, DiscoveryEvent
+from mesh.net.discovery import Discovery, DiscoveryEvent, NameTaken
 from mesh.net.discovery import PeerSeen as DiscoveredPeer
 from mesh.net.guest import GuestDoor
 from mesh.net.keys import SECRET_FILE, KeyPair, MissingKeyError, load_or_create_keypair
@@ -333,7 +333,15 @@ class Node:
             on_event=self._on_discovery,
             guest_port=self.guest_door.port if self.guest_door is not None else 0,
         )
-        await self.discovery.start()
+        try:
+            await self.discovery.start()
+        except NameTaken as exc:
+            # Most likely a copy of this device's data directory running elsewhere
+            # (a swapped-in spare): two devices with one name would split its votes.
+            raise cfg.ConfigError(
+                f"{exc}: stop that device first, or enrol this one under a new name "
+                "with a code from tablemesh ctl enrol-code"
+            ) from None
 
     def _on_discovery(self, event: DiscoveryEvent) -> None:
         """A peer of our site advertised where it listens: reach it there (never trust it more)."""

@@ -18,7 +18,13 @@ EXIT_FATAL = 70  # EX_SOFTWARE: a node loop died; the supervisor should restart 
 async def run_node(data_dir: Path) -> int:
     """Serve until a signal (exit 0) or until one of the node's loops dies (exit 70)."""
     node = Node(data_dir, freeze_heap=True)  # a process that is only a node (heap.py)
-    await node.start()
+    try:
+        await node.start()
+    except BaseException:
+        # What started before the failure (the control socket, the store) is closed,
+        # so the next start finds no stale socket and the message is the only output.
+        await node.stop(transfer=False)
+        raise
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -14,7 +14,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from mesh.net import constants
-from mesh.net.discovery import Discovery, DiscoveryEvent, PeerGone, PeerSeen, instance_name
+from mesh.net.discovery import (
+    Discovery,
+    DiscoveryEvent,
+    NameTaken,
+    PeerGone,
+    PeerSeen,
+    instance_name,
+)
 from mesh.net.keys import fingerprint, generate_keypair
 from tests.net.net_helpers import eventually, no_fd_leaks, unique_site
 
@@ -210,3 +217,21 @@ def test_bad_arguments_are_refused() -> None:
         make(addresses=[])
     with pytest.raises(ValueError, match="id"):
         make(site="bad site")
+
+
+def test_a_second_device_with_a_node_id_of_the_site_is_refused_by_name(
+    free_port: Callable[[], int],
+) -> None:
+    # A copy of a device's data directory started on another device: same site, same
+    # node id, another port. It must say so, not run unseen beside the original.
+    site = unique_site("bistro")
+    original = Node(site, "t1", free_port())
+    copy = Node(site, "t1", free_port())
+
+    async def scenario() -> None:
+        async with advertising(original):
+            with pytest.raises(NameTaken, match=f"already runs as t1 of site {site}"):
+                await copy.discovery.start()
+            await copy.discovery.close()
+
+    run(scenario)
