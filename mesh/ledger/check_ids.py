@@ -85,6 +85,19 @@ def _is_valid_str(s: str) -> bool:
     return check_symbol(prefix + body) == check
 
 
+def temp_id_counter(s: str, device_prefix: str) -> int | None:
+    """The counter of ``s`` if it is a valid temporary ID of ``device_prefix``, else None."""
+    if not is_valid_temp_id(s):
+        return None
+    prefix, rest = s.split("-")
+    if prefix != device_prefix.upper().translate(_FOLD):
+        return None
+    n = 0
+    for ch in rest[:-1]:
+        n = n * 32 + _VALUE[ch]
+    return n
+
+
 def normalize_temp_id(s: str) -> str:
     """Fold what a person typed (lower case, O for 0, I or L for 1, spaces) to canonical form.
 

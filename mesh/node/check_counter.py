@@ -15,16 +15,20 @@ from pathlib import Path
 from mesh.ledger.check_ids import make_temp_id
 
 BLOCK = 64  # numbers reserved per fsync
+# When the file is lost, numbers this far above the highest one the log shows are
+# skipped too: IDs handed out whose commands had not reached this node's log yet.
+LOST_FILE_GAP = 16 * BLOCK
 
 
 class CheckCounter:
     """Thread-safe: the UI thread and the control socket may both open checks."""
 
-    def __init__(self, path: Path, device_prefix: str) -> None:
+    def __init__(self, path: Path, device_prefix: str, *, at_least: int = 1) -> None:
+        """``at_least``: the first number that may be handed out (a lost file's floor)."""
         self._path = path
         self._prefix = device_prefix
         self._lock = threading.Lock()
-        self._next = self._read_reserved()
+        self._next = max(self._read_reserved(), at_least)
         self._reserved = self._next
 
     def _read_reserved(self) -> int:

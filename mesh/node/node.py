@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mesh.ledger.check_ids import temp_id_counter
 from mesh.ledger.commands import MAX_ID, command_id_of
 from mesh.ledger.entry import Outcome, encode_payload
 from mesh.ledger.state import LedgerState, json_copy
@@ -42,7 +43,7 @@ from mesh.net.transport import PeerInfo, Transport
 from mesh.node import background, constants, control_ops, heap, membership, roster
 from mesh.node import config as cfg
 from mesh.node.admission import Admission
-from mesh.node.check_counter import CheckCounter
+from mesh.node.check_counter import LOST_FILE_GAP, CheckCounter
 from mesh.node.errors import error_reply
 from mesh.node.pins import Lockout
 from mesh.node.replica import Applied, Replica, WritePlan
@@ -246,7 +247,8 @@ class Node:
             # Before the store or a socket is touched: two nodes on one data directory
             # would share its log. (A stale socket file from a crash does not answer.)
             raise cfg.ConfigError(f"a node is already running on {self.data_dir}: stop it first")
-        self.keys = self._load_keys()
+        ran_before = self._ran_before()
+        self.keys = self._load_keys(ran_before)
         store = self._open_store()
         self.replica = Replica(
             node_id=c.node,
@@ -262,7 +264,9 @@ class Node:
         self._last_stamp = self.replica.ledger.last_time_ms
         if self.heap is not None:
             self.heap.freeze_at_start()  # the code and the restored ledger: never walked again
-        self.counter = CheckCounter(self.data_dir / cfg.COUNTER_FILE, c.device_prefix)
+        floor = self._counter_floor(ran_before)
+        counter_file = self.data_dir / cfg.COUNTER_FILE
+        self.counter = CheckCounter(counter_file, c.device_prefix, at_least=floor)
         peers = {
             name: PeerInfo(address=p.address, public_key=p.public_key)
             for name, p in self.enrolled().items()
@@ -357,22 +361,26 @@ class Node:
             log.info("peer found by mDNS", extra={"peer": event.node_id, "at": event.endpoint})
             self.transport.set_peer(event.node_id, event.endpoint, event.public_key)
 
-    def _load_keys(self) -> KeyPair:
-        """This device's key pair; made only in a directory that never ran a node.
-
-        A node that ran has shown its key to the site, which knows the device by it
-        alone: a fresh key would be refused by every peer with nothing said here.
-        """
-        ran_before = any(
+    def _ran_before(self) -> bool:
+        """A node ran on this directory (it has a log, a lost-log marker or a counter)."""
+        return any(
             (self.data_dir / name).exists()
             for name in (cfg.DB_FILE, cfg.LOST_MARKER_FILE, cfg.COUNTER_FILE)
         )
+
+    def _load_keys(self, ran_before: bool) -> KeyPair:
+        """This device's key pair, as site set-up or enrolment made it; never a new one.
+
+        The site knows the device by the key its node.json was written with: a fresh
+        key would be refused by every peer with nothing said here.
+        """
         try:
-            return load_or_create_keypair(self.data_dir / cfg.KEYS_DIR, create=not ran_before)
+            return load_or_create_keypair(self.data_dir / cfg.KEYS_DIR, create=False)
         except MissingKeyError:
             c = self.config
+            holds = "the log of" if ran_before else "the set-up of"
             message = (
-                f"{self.data_dir} holds the log of device {c.node!r} of site {c.site!r}, but its "
+                f"{self.data_dir} holds {holds} device {c.node!r} of site {c.site!r}, but its "
                 f"secret key {cfg.KEYS_DIR}/{SECRET_FILE} is missing, and the site knows this "
                 "device only by that key: restore the keys directory from a backup, or revoke "
                 f"the device (tablemesh ctl revoke {c.node}, on the leader) and enrol it again "
@@ -381,6 +389,26 @@ class Node:
             # Logged as well as raised: the apps run a node without the CLI's message.
             log.error("the device's key is missing", extra={"error": message})
             raise cfg.ConfigError(message) from None
+
+    def _counter_floor(self, ran_before: bool) -> int:
+        """Where check IDs resume when the counter file was lost from a directory that ran.
+
+        Above every ID of this device the log shows, with a gap for IDs handed out
+        whose commands had not reached this node yet: an ID used twice would make
+        the second check a conflict (or, worse, one check of two tables).
+        """
+        if not ran_before or (self.data_dir / cfg.COUNTER_FILE).exists():
+            return 1
+        assert self.replica is not None
+        prefix = self.config.device_prefix
+        used = (temp_id_counter(ref, prefix) for ref in self.replica.ledger.checks)
+        highest = max((n for n in used if n is not None), default=0)
+        floor = highest + 1 + LOST_FILE_GAP
+        log.warning(
+            "the check ID counter file was lost: resuming above the log's highest ID",
+            extra={"highest": highest, "resume_at": floor},
+        )
+        return floor
 
     def _open_store(self) -> SQLiteStorage:
         path = self.data_dir / cfg.DB_FILE

@@ -13,6 +13,7 @@ from mesh.ledger.check_ids import (
     normalize_temp_id,
     not_a_check_ref,
     parse_check_ref,
+    temp_id_counter,
 )
 
 prefixes = st.text(alphabet=ALPHABET, min_size=2, max_size=4)
@@ -47,6 +48,16 @@ def test_generator_refuses_bad_input(prefix: str, counter: int) -> None:
 @given(prefixes, counters)
 def test_every_made_id_is_valid(prefix: str, counter: int) -> None:
     assert is_valid_temp_id(make_temp_id(prefix, counter))
+
+
+@settings(max_examples=200)
+@given(prefixes, counters)
+def test_an_ids_counter_reads_back_for_its_own_prefix_only(prefix: str, counter: int) -> None:
+    made = make_temp_id(prefix, counter)
+    assert temp_id_counter(made, prefix) == counter
+    other = "ZZ" if prefix != "ZZ" else "YY"
+    assert temp_id_counter(made, other) is None
+    assert temp_id_counter("1234", prefix) is None  # a check number is no device's ID
 
 
 @settings(max_examples=100)

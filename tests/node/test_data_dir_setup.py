@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from mesh.ledger.check_ids import temp_id_counter
 from mesh.node import config as cfg
 from mesh.node.site_setup import default_devices, init_site
 from tests.support.cluster import Cluster
@@ -49,6 +50,38 @@ def test_a_node_that_ran_refuses_to_start_without_its_key(
     assert "restore the keys directory from a backup" in done.stderr
     assert "tablemesh ctl revoke n1" in done.stderr
     assert not (data / cfg.KEYS_DIR).exists()  # no new key made meanwhile
+
+
+def test_a_set_up_device_without_its_key_refuses_rather_than_make_one(tmp_path: Path) -> None:
+    # Site set-up wrote node.json and the key; the key is lost before the first start.
+    # The other devices know it by that key only: a new one would be cut off for good.
+    init_site(tmp_path / "site", default_devices(1), site="demo")
+    data = tmp_path / "site" / "n1"
+    shutil.rmtree(data / cfg.KEYS_DIR)
+
+    done = _tablemesh("node", "--data", str(data))
+    assert done.returncode == 1, done.stderr
+    assert "holds the set-up of device 'n1'" in done.stderr
+    assert "restore the keys directory from a backup" in done.stderr
+    assert not (data / cfg.KEYS_DIR).exists() and not (data / cfg.DB_FILE).exists()
+
+
+def test_a_lost_check_counter_resumes_above_the_logs_ids(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    cluster = Cluster(tmp_path / "s", reaper, nodes=1)
+    cluster.start()
+    prefix = cluster.status("n1")["device"]["prefix"]
+    before = [cluster.open_check(via="n1", table=str(t)) for t in (1, 2, 3)]
+    cluster.kill("n1", signal.SIGTERM)
+    (cluster.data("n1") / cfg.COUNTER_FILE).unlink()
+
+    cluster.start()
+    after = cluster.open_check(via="n1", table="4")  # a reused ID would be a conflict
+    counters = [temp_id_counter(ref, prefix) for ref in [*before, after]]
+    assert None not in counters
+    assert counters[-1] > max(c for c in counters[:-1] if c is not None), counters
+    assert "check ID counter file was lost" in cluster.log_tail("n1", 200)
 
 
 @pytest.mark.parametrize(
