@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
+
+from mesh.node.config import KDS_STATIONS
+
+if TYPE_CHECKING:
+    from mesh.node.join import JoinError
 
 NOT_BUILT_EXIT = 2
 
@@ -53,7 +58,9 @@ def main() -> None:
     show_default=True,
     help="With --enrol: what this device is.",
 )
-@click.option("--station", help="With --enrol, for a kds: its station (grill, expo, ...).")
+@click.option(
+    "--station", help=f"With --enrol, for a kds: its station ({', '.join(KDS_STATIONS)})."
+)
 @click.option(
     "--bind", metavar="tcp://ADDRESS:PORT", help="With --enrol: this device's LAN address."
 )
@@ -84,7 +91,7 @@ def node(
         if not name or not bind:
             click.echo("tablemesh node: --enrol needs --name and --bind", err=True)
             sys.exit(1)
-        from mesh.node.join import BindError, JoinError, join_site
+        from mesh.node.join import BindError, JoinError, StationError, join_site
 
         try:
             joined = asyncio.run(
@@ -102,8 +109,11 @@ def node(
             # This device's own mistake, found before anything was sent: no site refused it.
             click.echo(f"tablemesh node: bad --bind {bind!r}: {exc}", err=True)
             sys.exit(1)
+        except StationError as exc:
+            click.echo(f"tablemesh node: bad --station {station!r}: {exc}", err=True)
+            sys.exit(1)
         except JoinError as exc:
-            click.echo(f"tablemesh node: enrolment refused ({exc.code}): {exc}", err=True)
+            click.echo(enrol_failure(exc), err=True)
             sys.exit(1)
         click.echo(
             f"enrolled as {joined.node} at site {joined.site} "
@@ -120,6 +130,24 @@ def node(
     sys.exit(code)
 
 
+def enrol_failure(exc: JoinError) -> str:
+    """What ``node --enrol`` says when it did not join: whose "no" it was, and why.
+
+    Only the site's answer is a refusal; the rest (this directory is set up already,
+    no site or several answer, no door answered) is this device's to fix.
+    """
+    from mesh.node.join import SiteRefused
+
+    if isinstance(exc, SiteRefused):
+        return f"tablemesh node: enrolment refused ({exc.code}): {exc}"
+    message = str(exc)
+    if exc.code == "several_sites":
+        # The sites' names are the join's facts; the option is this command's.
+        found = ", ".join(str(s) for s in exc.extra.get("sites", ())) or "?"
+        message = f"several sites answer here ({found}): pick one with --site NAME"
+    return f"tablemesh node: cannot enrol ({exc.code}): {message}"
+
+
 @main.command()
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False))
 def terminal(data_dir: str) -> None:
@@ -133,7 +161,7 @@ def terminal(data_dir: str) -> None:
 
 @main.command()
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--station", type=click.Choice(["grill", "fry", "cold", "bar", "expo"]))
+@click.option("--station", type=click.Choice(KDS_STATIONS))
 def kitchen(data_dir: str, station: str | None) -> None:
     """Run a kitchen display screen, with its node inside."""
     try:

@@ -70,10 +70,26 @@ def _member_line(m: dict[str, Any]) -> str:
     )
 
 
+def refusal_line(reply: dict[str, Any]) -> str:
+    """A refusal for people: its code and words, and for ``not_leader`` whom to ask.
+
+    The leader's id sits beside ``error`` in the reply (docs/ctl.md), where a person
+    reading only the message would never see it.
+    """
+    err = reply.get("error", {})
+    line = f"error [{err.get('code')}]: {err.get('message')}"
+    if err.get("code") != "not_leader":
+        return line
+    leader = reply.get("leader")
+    if isinstance(leader, str) and leader:
+        return f"{line}: the leader is {leader} (run ctl with {leader}'s --data, on its device)"
+    # No leader known here: an election is under way, or this device is cut off.
+    return f"{line}: no leader known right now; try again in a few seconds"
+
+
 def _human(what: str, reply: dict[str, Any]) -> str:
     if not reply.get("ok"):
-        err = reply.get("error", {})
-        return f"error [{err.get('code')}]: {err.get('message')}"
+        return refusal_line(reply)
     if what == "status":
         return (
             f"{reply['node']}: {reply['role']} (leader {reply['leader']}, term {reply['term']}), "

@@ -66,7 +66,11 @@ class Admission:
         if target is None:
             return error_reply("not_found", f"{peer} is not an enrolled device of this site")
         if r.roster.is_revoked(peer, target.public_key):
-            return {"ok": True, "node": peer, "already": True}
+            # The roster keeps no index per revocation. Every index from the one it was
+            # committed at on has it in force, this node's applied index among them, so
+            # ``index`` tells a script the same as a first revocation's: a node that has
+            # applied it refuses the key.
+            return {"ok": True, "node": peer, "index": r.ledger.applied_index, "already": True}
         record = {"op": "revoke", "node": peer, "key": target.public_key}
         index, error = await node.commit_record(record, timeout)
         if error is not None:

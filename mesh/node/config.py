@@ -32,6 +32,9 @@ COUNTER_FILE = "check_counter"
 CONTROL_SOCKET = "control.sock"
 CONFIG_FORMAT = 1
 ROLES = ("hub", "terminal", "kds", "handheld")
+# The stations a kitchen screen serves (docs/kitchen.md): the catalog may name
+# others for its items, but the KDS app shows only these (kitchen.settings.STATIONS).
+KDS_STATIONS = ("grill", "fry", "cold", "bar", "expo")
 MAX_UNIX_SOCKET_PATH = 100  # bytes: sun_path is 108 on Linux, with room for the NUL
 
 

@@ -38,7 +38,12 @@ MAX_ASKS = 8  # doors asked before giving up (redirects from followers included)
 
 
 class JoinError(Exception):
-    """The device could not join. ``code`` is a short label, the message says why in words."""
+    """The device could not join. ``code`` is a short label, the message says why in words.
+
+    Raised as is for what this device found on its own (its data directory is set
+    up already, no site or several sites answer, no door answered); the site's own
+    refusals are ``SiteRefused``.
+    """
 
     def __init__(self, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -46,8 +51,16 @@ class JoinError(Exception):
         self.extra = extra
 
 
+class SiteRefused(JoinError):
+    """The site's leader said no (a wrong, used or expired code, a name taken...): its words."""
+
+
 class BindError(JoinError):
     """The address this device gave cannot be its own: found here, before anything is sent."""
+
+
+class StationError(JoinError):
+    """The kitchen station given cannot be this device's: found here, before anything is sent."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,6 +122,23 @@ def check_bind(bind: str) -> str:
     return host
 
 
+def check_station(role: str, station: str | None) -> None:
+    """Raises ``StationError`` unless ``station`` is one a kitchen screen can serve.
+
+    Checked before the key is made or the code spent: the station is written into
+    the device's configuration, and a kitchen screen reading one it does not know
+    falls back to expo without a word (``kitchen.settings.node_station``).
+    """
+    if station is None:
+        return
+    if role != "kds":
+        raise StationError(
+            "invalid", f"a station is for a kitchen screen (--role kds), not a {role}"
+        )
+    if station not in cfg.KDS_STATIONS:
+        raise StationError("invalid", f"a station is one of {', '.join(cfg.KDS_STATIONS)}")
+
+
 async def join_site(
     data_dir: Path,
     code: str,
@@ -134,6 +164,7 @@ async def join_site(
         raise JoinError("invalid", f"{name!r} is not a valid device name") from None
     if role not in cfg.ROLES:
         raise JoinError("invalid", f"role must be one of {', '.join(cfg.ROLES)}")
+    check_station(role, station)
     keys = load_or_create_keypair(data_dir / cfg.KEYS_DIR)
     found = await browse_sites(interfaces=interfaces or [host], seconds=browse_s)
     chosen = _pick_site(found, site)
@@ -190,7 +221,7 @@ async def join_site(
             target = next((n for n in order if n not in asked), target)
             continue
         extra = {k: v for k, v in error.items() if k not in {"code", "message"}}
-        raise JoinError(err_code, str(error.get("message", err_code)), **extra)
+        raise SiteRefused(err_code, str(error.get("message", err_code)), **extra)
     raise JoinError("no_answer", last_error)
 
 

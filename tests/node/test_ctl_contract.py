@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mesh.ctl import _human
 from mesh.ledger.check_ids import make_temp_id
 from tests.support.cluster import Cluster
 from tests.support.procs import ProcessReaper
@@ -189,3 +190,23 @@ def test_an_option_the_command_does_not_read_is_a_usage_error(
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert done.stdout == ""
     assert f"{option} applies to ctl " in done.stderr and f"not to ctl {argv[0]}" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("leader", "says"),
+    [("n2", "the leader is n2 (run ctl with n2's --data"), (None, "no leader known right now")],
+)
+def test_a_not_leader_refusal_for_people_says_whom_to_ask(leader: str | None, says: str) -> None:
+    # The reply a follower gives (docs/ctl.md): the leader sits beside "error", where
+    # the human output once left it out. --json prints the reply as it is.
+    reply = {
+        "ok": False,
+        "error": {"code": "not_leader", "message": "ask the leader (see ctl status)"},
+        "leader": leader,
+    }
+    line = _human("revoke", reply)
+    assert line.startswith("error [not_leader]: ask the leader (see ctl status): "), line
+    assert says in line
+    # Other refusals are as before: their code and words.
+    other = {"ok": False, "error": {"code": "not_found", "message": "t9 is not enrolled"}}
+    assert _human("revoke", other) == "error [not_found]: t9 is not enrolled"

@@ -1,6 +1,7 @@
 """A node's data directory as a new user meets it: a lost key file is refused with
-what to do (never silently replaced), a bad ``--bind`` on ``--enrol`` is named before
-anything is sent, and directories the code makes are owner-only."""
+what to do (never silently replaced), a bad ``--bind`` or ``--station`` on ``--enrol``
+is named before anything is sent, what the device finds by itself is not called the
+site's refusal, and directories the code makes are owner-only."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from typing import Any
 
 import pytest
 
+from mesh.cli import enrol_failure
 from mesh.ledger.check_ids import temp_id_counter
+from mesh.net.discovery import PeerSeen
 from mesh.node import config as cfg
+from mesh.node.join import JoinError, SiteRefused, _pick_site
 from mesh.node.site_setup import default_devices, init_site
 from tests.support.cluster import Cluster
 from tests.support.procs import ProcessReaper
@@ -103,6 +107,86 @@ def test_enrol_with_a_bad_bind_names_bind_and_sends_nothing(
     assert f"bad --bind {bind!r}" in done.stderr and says in done.stderr
     assert "enrolment refused" not in done.stderr and "Traceback" not in done.stderr
     assert not data.exists()  # no key made, nothing written
+
+
+def test_enrol_into_a_set_up_directory_cannot_enrol_and_no_site_refused_it(
+    tmp_path: Path,
+) -> None:
+    init_site(tmp_path / "site", default_devices(1), site="demo")
+    data = tmp_path / "site" / "n1"
+    before = (data / cfg.CONFIG_FILE).read_bytes()
+    done = _tablemesh(
+        "node", "--data", str(data), "--enrol", "7KQ2-M9XD", "--name", "bar-2",
+        "--bind", "tcp://127.0.0.1:7401",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "tablemesh node: cannot enrol (exists): " in done.stderr
+    assert "already holds an enrolled device" in done.stderr
+    assert "enrolment refused" not in done.stderr and "Traceback" not in done.stderr
+    assert (data / cfg.CONFIG_FILE).read_bytes() == before
+
+
+def _seen(site: str, node: str) -> tuple[str, PeerSeen]:
+    return site, PeerSeen(
+        node_id=node, address="10.0.0.1", port=7400, public_key="k" * 40, role="hub",
+        guest_port=7500,
+    )  # fmt: skip
+
+
+def test_what_this_device_found_itself_is_not_a_refusal_by_the_site() -> None:
+    # The join's own findings, raised as it raises them (mDNS itself is in test_enrol_network).
+    with pytest.raises(JoinError) as several:
+        _pick_site([_seen("cafe-1", "n1"), _seen("grill", "n2")], None)
+    line = enrol_failure(several.value)
+    assert line == (
+        "tablemesh node: cannot enrol (several_sites): several sites answer here "
+        "(cafe-1, grill): pick one with --site NAME"
+    )
+    with pytest.raises(JoinError) as none:
+        _pick_site([], None)
+    assert enrol_failure(none.value).startswith("tablemesh node: cannot enrol (no_site): no site")
+    with pytest.raises(JoinError) as absent:
+        _pick_site([_seen("cafe-1", "n1")], "bistro")
+    assert "cannot enrol (no_site): site 'bistro' is not on this network (seen: cafe-1)" in (
+        enrol_failure(absent.value)
+    )
+    # The site's own "no" stays a refusal, in the site's words.
+    wrong = SiteRefused("wrong_code", "this enrolment code is not valid")
+    assert enrol_failure(wrong) == (
+        "tablemesh node: enrolment refused (wrong_code): this enrolment code is not valid"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--role", "kds", "--station", "grll"], "a station is one of grill, fry, cold, bar, expo"),
+        # The default role is a terminal, which serves no station.
+        (["--station", "grill"], "a station is for a kitchen screen (--role kds), not a terminal"),
+    ],
+)
+def test_enrol_with_a_bad_station_names_station_and_writes_nothing(
+    tmp_path: Path, free_port: Callable[[], int], extra: list[str], says: str
+) -> None:
+    data = tmp_path / "new"
+    bind = f"tcp://127.0.0.1:{free_port()}"  # a good one: the station is what is wrong
+    done = _tablemesh(
+        "node", "--data", str(data), "--enrol", "7KQ2-M9XD", "--name", "grill-2", "--bind", bind,
+        *extra,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    station = extra[extra.index("--station") + 1]
+    assert f"tablemesh node: bad --station {station!r}: {says}" in done.stderr, done.stderr
+    assert "enrolment refused" not in done.stderr and "Traceback" not in done.stderr
+    assert not data.exists()  # no key made, no code spent, nothing written
+
+
+def test_the_stations_enrolment_takes_are_those_the_kitchen_screen_serves() -> None:
+    # Two lists, since the apps import only mesh.client: a station enrolment took
+    # and the screen did not know would fall back to expo without a word.
+    from kitchen.settings import STATIONS
+
+    assert cfg.KDS_STATIONS == STATIONS
 
 
 def test_data_directories_the_code_makes_are_owner_only(tmp_path: Path) -> None:
