@@ -125,6 +125,14 @@ def test_ctl_filters_refusals_and_exit_codes(tmp_path: Path, reaper: ProcessReap
     assert client.call("checks", table="13")["checks"][0]["id"] == elsewhere
 
 
+def _ctl_without_node(data: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """``ctl --json`` on a directory where no node runs: only ctl's own checks answer."""
+    return subprocess.run(
+        [sys.executable, "-m", "mesh", "ctl", "--data", str(data), *argv, "--json"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -137,10 +145,7 @@ def test_an_option_out_of_its_documented_range_is_a_usage_error(
     tmp_path: Path, argv: list[str]
 ) -> None:
     # No node runs in DATA: had ctl sent the request, it would exit 3 (unreachable).
-    done = subprocess.run(
-        [sys.executable, "-m", "mesh", "ctl", "--data", str(tmp_path), *argv, "--json"],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    done = _ctl_without_node(tmp_path, argv)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert done.stdout == ""
     assert f"Invalid value for '{argv[-2]}'" in done.stderr
@@ -183,10 +188,7 @@ def test_an_option_the_command_does_not_read_is_a_usage_error(
     tmp_path: Path, argv: list[str], option: str
 ) -> None:
     # Dropped before: a script passing --timeout to status believed it waited that long.
-    done = subprocess.run(
-        [sys.executable, "-m", "mesh", "ctl", "--data", str(tmp_path), *argv, "--json"],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    done = _ctl_without_node(tmp_path, argv)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert done.stdout == ""
     assert f"{option} applies to ctl " in done.stderr and f"not to ctl {argv[0]}" in done.stderr
