@@ -66,7 +66,7 @@ def catalog_update_handler(ctx: Ctx, cmd: CatalogUpdate) -> dict[str, Any]:
     state = ctx.state
     # A JSON copy, so that the state never shares objects with the command it came in.
     catalog = validate_catalog(json_copy(cmd.catalog))
-    current = state.catalog["version"] if state.catalog else 0
+    current = state.catalog["version"] if state.catalog else -1  # genesis is version 0
     if catalog["version"] <= current:
         raise Rejected(
             "conflict", f"catalog version {catalog['version']} is not newer than {current}"

@@ -24,7 +24,7 @@ SAMPLE_STAFF_ROLES: dict[str, tuple[str, str]] = {
 
 
 def sample_catalog(
-    pin_hashes: Mapping[str, str] | None = None, *, version: int = 1
+    pin_hashes: Mapping[str, str] | None = None, *, version: int = 0
 ) -> dict[str, Any]:
     """The sample menu, staff, tenders and site settings (UTC-5, day starts 04:00)."""
     hashes = dict(pin_hashes or {})

@@ -7,9 +7,11 @@ measures the offline backlog.
 
 from __future__ import annotations
 
+import json
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +56,30 @@ def test_a_new_check_gets_its_number_within_about_a_second(
     print(f"online numbering via {leader}/{follower}: " + ", ".join(f"{t:.3f} s" for t in timings))
     # Nothing waits once the round trip is done: every node's dot turns green.
     wait_dot(cluster, cluster.names, "green")
+
+
+def test_the_first_catalog_published_replaces_the_sample_the_site_was_made_with(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    # The site sells with the sample (genesis.json) until it reaches the cloud; the
+    # cloud's first published catalog is its version 1. When the sample was version 1
+    # too, the site asked "since 1", heard "unchanged", and kept the sample for ever.
+    cloud, cluster = site_with_cloud(tmp_path, reaper)
+    published = json.loads(cloud.catalog.read_text())
+    published["site"]["name"] = "The Published Grill"
+    published["items"]["ribeye"]["price"] += 100
+    cloud.catalog = tmp_path / "published.json"
+    cloud.catalog.write_text(json.dumps(published))
+    cloud.start()
+    cluster.start()
+
+    def catalog_of(name: str) -> dict[str, Any] | None:
+        reply = cluster.client(name).call("catalog")
+        catalog: dict[str, Any] | None = reply.get("catalog") if reply.get("ok") else None
+        return catalog if catalog and catalog["site"]["name"] == "The Published Grill" else None
+
+    for name in cluster.names:
+        catalog = wait_for(f"{name} to sell from the published catalog",
+                           partial(catalog_of, name), NUMBERED_WITHIN_S * 3)  # fmt: skip
+        assert catalog["version"] == 1
+        assert catalog["items"]["ribeye"]["price"] == published["items"]["ribeye"]["price"]
