@@ -47,6 +47,10 @@ _monitor_ids = itertools.count()
 _YIELD_EVERY = 16  # messages taken from a full queue before recv() lets other tasks run
 
 
+class CannotListen(Exception):
+    """The address to listen on is taken, or is not one of this device's."""
+
+
 class TransportClosed(Exception):
     """The transport was closed while (or before) the call was waiting."""
 
@@ -171,7 +175,10 @@ class Transport:
             # A restarted or moved peer reuses its routing id: let the new
             # connection take it over instead of being ignored.
             self._router.router_handover = 1
-            self._router.bind(self._bind_addr)
+            try:
+                self._router.bind(self._bind_addr)
+            except zmq.ZMQError as exc:
+                raise CannotListen(f"cannot listen on {self._bind_addr}: {exc.strerror}") from None
             endpoint = self._router.last_endpoint
             self.bound_address = endpoint.decode() if isinstance(endpoint, bytes) else ""
             for peer_id, info in self._initial_peers.items():

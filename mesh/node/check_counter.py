@@ -28,8 +28,13 @@ class CheckCounter:
         self._path = path
         self._prefix = device_prefix
         self._lock = threading.Lock()
-        self._next = max(self._read_reserved(), at_least)
+        reserved = self._read_reserved()
+        self._next = max(reserved, at_least)
         self._reserved = self._next
+        if at_least > reserved:
+            # Written now, so the floor is found in the file from the next start on
+            # (a screen that never opens a check would otherwise reckon it every time).
+            self._reserve(self._next)
 
     def _read_reserved(self) -> int:
         try:

@@ -39,7 +39,7 @@ from mesh.net.discovery import Discovery, DiscoveryEvent, NameTaken
 from mesh.net.discovery import PeerSeen as DiscoveredPeer
 from mesh.net.guest import GuestDoor
 from mesh.net.keys import SECRET_FILE, KeyPair, MissingKeyError, load_or_create_keypair
-from mesh.net.transport import PeerInfo, Transport
+from mesh.net.transport import CannotListen, PeerInfo, Transport
 from mesh.node import background, constants, control_ops, heap, membership, roster
 from mesh.node import config as cfg
 from mesh.node.admission import Admission
@@ -237,6 +237,7 @@ class Node:
         }
         self._sync_task: asyncio.Task[None] | None = None
         self.started_at = time.monotonic()
+        self._started = False  # start() ran to its end
         self.clock_offset_ms = 0  # a test's (or a technician's) correction of this device's clock
         self._clock_warned = float("-inf")  # monotonic s of the last clock-skew warning
 
@@ -264,9 +265,18 @@ class Node:
         self._last_stamp = self.replica.ledger.last_time_ms
         if self.heap is not None:
             self.heap.freeze_at_start()  # the code and the restored ledger: never walked again
-        floor = self._counter_floor(ran_before)
         counter_file = self.data_dir / cfg.COUNTER_FILE
-        self.counter = CheckCounter(counter_file, c.device_prefix, at_least=floor)
+        try:
+            floor = self._counter_floor(ran_before)
+            self.counter = CheckCounter(counter_file, c.device_prefix, at_least=floor)
+        except ValueError as exc:
+            # A torn or emptied file: kept as evidence, and treated as lost (resuming
+            # above the log's IDs), rather than a device that cannot start at all.
+            aside = counter_file.with_name(f"{counter_file.name}.corrupt-{int(self._wall())}")
+            counter_file.rename(aside)
+            log.warning("the check ID counter file was corrupt", extra={"error": str(exc)})
+            floor = self._counter_floor(ran_before=True)
+            self.counter = CheckCounter(counter_file, c.device_prefix, at_least=floor)
         peers = {
             name: PeerInfo(address=p.address, public_key=p.public_key)
             for name, p in self.enrolled().items()
@@ -282,7 +292,15 @@ class Node:
             peers=peers,
             allowed_keys=allowed,
         )
-        await self.transport.start()
+        try:
+            await self.transport.start()
+        except CannotListen as exc:
+            # A port another program (or a second site's node) took, or an address this
+            # device no longer has (a new router gave it another): node.json's bind.
+            raise cfg.ConfigError(
+                f"{exc}: free that port, or correct bind in {cfg.CONFIG_FILE} "
+                "(this device's LAN address and a free port)"
+            ) from None
         self.control = ControlServer(cfg.control_socket_path(self.data_dir), self._on_control)
         await self.control.start()
         if c.guest_door and (c.mdns or c.guest_bind):
@@ -302,6 +320,7 @@ class Node:
             task.add_done_callback(self._on_task_done)
             self._tasks.append(task)
         self.watchdog.start(own_beat=False)  # the ticker beats it (see _ticker)
+        self._started = True
         log.info(
             "node started",
             extra={"node": c.node, "site": c.site, "bind": c.bind, "peers": sorted(c.peers)},
@@ -476,7 +495,10 @@ class Node:
                 self.replica.flush()
             self.replica.store.close()
         self._stopped.set()
-        log.info("node stopped", extra={"node": self.node_id})
+        # A start that failed (a node already running here, a port taken) closes what
+        # it opened too: saying "node stopped" then would read as the running one.
+        log.info("node stopped" if self._started else "node did not start",
+                 extra={"node": self.node_id})  # fmt: skip
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
@@ -1168,7 +1190,9 @@ class Node:
             # Applied here too before answering: our apply names the entry's writer.
             await self.wait_applied(reply.index, constants.APPLY_WAIT_S)
             return outcome_reply(fw.label(Outcome.from_dict(reply.outcome)))
-        if not attempted or not self.in_quorum():
+        # In quorum, a budget spent before the first try (a tiny --timeout) is a
+        # timeout: "no_quorum" would send a script to wait for a network that is fine.
+        if not self.in_quorum():
             return error_reply(
                 "no_quorum",
                 f"this device cannot reach a quorum of the mesh (waited {budget:g} s); "

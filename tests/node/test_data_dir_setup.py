@@ -70,22 +70,53 @@ def test_a_set_up_device_without_its_key_refuses_rather_than_make_one(tmp_path: 
     assert not (data / cfg.KEYS_DIR).exists() and not (data / cfg.DB_FILE).exists()
 
 
-def test_a_lost_check_counter_resumes_above_the_logs_ids(
-    tmp_path: Path, reaper: ProcessReaper
+@pytest.mark.parametrize("damage", ["lost", "emptied", "garbled"])
+def test_a_lost_or_corrupt_check_counter_resumes_above_the_logs_ids(
+    tmp_path: Path, reaper: ProcessReaper, damage: str
 ) -> None:
     cluster = Cluster(tmp_path / "s", reaper, nodes=1)
     cluster.start()
     prefix = cluster.status("n1")["device"]["prefix"]
     before = [cluster.open_check(via="n1", table=str(t)) for t in (1, 2, 3)]
     cluster.kill("n1", signal.SIGTERM)
-    (cluster.data("n1") / cfg.COUNTER_FILE).unlink()
+    counter = cluster.data("n1") / cfg.COUNTER_FILE
+    if damage == "lost":
+        counter.unlink()
+    else:
+        counter.write_text("" if damage == "emptied" else "12x\n")
 
     cluster.start()
     after = cluster.open_check(via="n1", table="4")  # a reused ID would be a conflict
     counters = [temp_id_counter(ref, prefix) for ref in [*before, after]]
     assert None not in counters
     assert counters[-1] > max(c for c in counters[:-1] if c is not None), counters
-    assert "check ID counter file was lost" in cluster.log_tail("n1", 200)
+    said = "lost" if damage == "lost" else "corrupt"
+    assert f"check ID counter file was {said}" in cluster.log_tail("n1", 200)
+    if damage != "lost":
+        assert list(counter.parent.glob(f"{cfg.COUNTER_FILE}.corrupt-*"))  # kept as evidence
+    # The floor is in the file from now on: the next start has nothing to reckon.
+    log = cluster.data("n1") / "node.log"
+    warned = log.read_text().count("check ID counter file was")
+    cluster.kill("n1", signal.SIGTERM)
+    cluster.start()
+    assert log.read_text().count("check ID counter file was") == warned
+
+
+def test_a_node_whose_port_is_taken_says_so_in_a_line(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    cluster = Cluster(tmp_path / "s", reaper, nodes=2)
+    cluster.start(["n1"], wait=True)
+    taken = json.loads((cluster.data("n1") / cfg.CONFIG_FILE).read_text())["bind"]
+    raw = json.loads((cluster.data("n2") / cfg.CONFIG_FILE).read_text())
+    raw["bind"] = taken  # n1's port, as after a technician's copy-paste
+    cfg.write_json_atomically(cluster.data("n2") / cfg.CONFIG_FILE, raw)
+
+    done = _tablemesh("node", "--data", str(cluster.data("n2")))
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert f"cannot listen on {taken}" in done.stderr and "correct bind in node.json" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not cfg.control_socket_path(cluster.data("n2")).exists()
 
 
 @pytest.mark.parametrize(
