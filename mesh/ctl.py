@@ -92,7 +92,8 @@ def _human(what: str, reply: dict[str, Any]) -> str:
         return refusal_line(reply)
     if what == "status":
         return (
-            f"{reply['node']}: {reply['role']} (leader {reply['leader']}, term {reply['term']}), "
+            f"{reply['node']}: {reply['role']} "
+            f"(leader {reply['leader'] or 'not known right now'}, term {reply['term']}), "
             f"dot {reply['dot']}, applied {reply['applied_index']}/{reply['commit_index']}, "
             f"hash {reply['state_hash'][:12]}"
         )

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from mesh.ledger import queries
+from mesh.ledger.business_day import is_day_name
 from mesh.ledger.check_ids import not_a_check_ref, parse_check_ref
 from mesh.node import enrolment, pins
 
@@ -82,6 +83,13 @@ async def _checks(node: Node, request: dict[str, Any]) -> dict[str, Any]:
     everything = request.get("all", False)
     if not isinstance(everything, bool):
         return _bad('"all" must be true or false')
+    if request.get("check") == "":
+        # An empty reference is a script's empty variable: it asked for one check,
+        # and a list of every open one would be read as that check.
+        return {"ok": False, "error": {"code": "invalid", "message": not_a_check_ref("")}}
+    if got["day"] is not None and not is_day_name(got["day"]):
+        # A typo in a date would otherwise read as "no sales that day".
+        return _bad(f'"day" must be a business day YYYY-MM-DD, not {got["day"]!r}')
     ref = got["check"]
     if ref is not None:
         # Refused as a payment refuses it: a mistyped ID is not "no such check".

@@ -78,6 +78,10 @@ def test_ctl_filters_refusals_and_exit_codes(tmp_path: Path, reaper: ProcessReap
         assert got["error"]["code"] == "invalid", got
         assert f"'{ref}' is not a check ID" in got["error"]["message"]
     assert paid["error"]["message"].endswith(got["error"]["message"].replace("NOPE-1", "A2-99"))
+    # An empty reference (a script's empty variable) is no check, not "every check".
+    for argv in (("checks", ""), ("checks", "--check", "")):
+        code, got, _ = ctl(*argv, "--json")
+        assert code == 1 and got is not None and got["error"]["code"] == "invalid", (argv, got)
     code, got, err = ctl("checks", closed, "--check", elsewhere, "--json")
     assert code == 2 and got is None and "give the check once" in err
     code, got, err = ctl("status", "extra", "--json")
@@ -112,6 +116,7 @@ def test_ctl_filters_refusals_and_exit_codes(tmp_path: Path, reaper: ProcessReap
         ("checks", {"check": 12}),
         ("checks", {"table": 12}),
         ("checks", {"all": "yes"}),
+        ("checks", {"day": "2026-13-45"}),  # a typo is not "no sales that day"
         ("tickets", {"station": 7}),
         ("tickets", {"include_bumped": "yes"}),
         ("query", {"name": "all_day", "station": 7}),
@@ -122,6 +127,10 @@ def test_ctl_filters_refusals_and_exit_codes(tmp_path: Path, reaper: ProcessReap
         reply = client.call(op, **args)
         assert reply["ok"] is False and reply["error"]["code"] == "bad_request", (op, args)
     assert client.call("watch", after=10**6, timeout=0.1)["ok"]
+    # A budget spent before the first try, in quorum, is a timeout, not no_quorum
+    # (which would send a script to wait for a network that is fine).
+    hurried = client.submit({"type": "open_check", "by": "s-ana", "table": "9"}, timeout=1e-9)
+    assert hurried["ok"] is False and hurried["error"]["code"] == "timeout", hurried
     assert client.call("checks", table="13")["checks"][0]["id"] == elsewhere
 
 
@@ -212,3 +221,14 @@ def test_a_not_leader_refusal_for_people_says_whom_to_ask(leader: str | None, sa
     # Other refusals are as before: their code and words.
     other = {"ok": False, "error": {"code": "not_found", "message": "t9 is not enrolled"}}
     assert _human("revoke", other) == "error [not_found]: t9 is not enrolled"
+
+
+def test_status_for_people_says_when_no_leader_is_known() -> None:
+    # A device cut off from its site: "leader None" was Python's word, not a person's.
+    reply = {
+        "ok": True, "node": "n2", "role": "pre_candidate", "leader": None, "term": 5,
+        "dot": "cut_off", "applied_index": 40, "commit_index": 40, "state_hash": "ab" * 16,
+    }  # fmt: skip
+    line = _human("status", reply)
+    assert "leader not known right now" in line and "None" not in line, line
+    assert "leader n1," in _human("status", {**reply, "leader": "n1"})
