@@ -137,6 +137,7 @@ class CloudState:
     oldest_ms: int | None = None
     last_sync_ms: int | None = None
     last_error: str | None = None
+    catalog_error: str | None = None  # why the cloud's newest catalog was refused
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +146,7 @@ class CloudState:
             "oldest_ms": self.oldest_ms,
             "last_sync_ms": self.last_sync_ms,
             "last_error": self.last_error,
+            "catalog_error": self.catalog_error,
         }
 
 
@@ -230,6 +232,9 @@ class SyncAgent:
         )
         self._last_probe: float | None = None  # monotonic s of the last good probe
         self._last_catalog: float | None = None  # monotonic s of the last catalog pull
+        # The cloud's catalog version the ledger refused: not proposed again (each try
+        # is an entry in every node's log) until the cloud publishes another.
+        self._refused_catalog: int | None = None
         self._batch_limit = BATCH  # records per post; halved when the cloud says 413
 
     async def close(self) -> None:
@@ -305,12 +310,26 @@ class SyncAgent:
         version = body.get("version")
         if not isinstance(version, int) or version <= 0:
             raise CloudError("catalog answer without a version")
+        if version == self._refused_catalog:
+            return
         document = dict(body["catalog"])
         document["version"] = version  # the cloud's counter is the one every node compares
         reply = await self._commit(
             {"type": "catalog_update", "id": f"catalog-v{version}", "catalog": document}
         )
-        log.info("catalog update", extra={"version": version, "ok": reply.get("ok")})
+        if reply.get("ok"):
+            log.info("catalog update", extra={"version": version})
+            self._set(catalog_error=None)
+            return
+        error = reply.get("error") or {}
+        if error.get("code") == "conflict":
+            return  # an older or the same version: applied before (by another leader)
+        # The site sells on with the catalog it has; a manager must learn why the new
+        # one never arrived (ctl status: cloud.catalog_error), not find out at the till.
+        why = f"catalog version {version} refused: {error.get('message', error.get('code'))}"
+        log.warning("the cloud's catalog was refused", extra={"version": version, "error": why})
+        self._refused_catalog = version
+        self._set(catalog_error=why)
 
     async def upload(self) -> bool:
         """Upload what the cloud has not acknowledged; True when there was something.

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from mesh.sync.agent import CATALOG_EVERY_S
 from tests.support.cluster import Cluster, wait_for
 from tests.support.procs import ProcessReaper
 from tests.sync.synckit import open_check_command, site_with_cloud, wait_dot, wait_view
@@ -83,3 +84,28 @@ def test_the_first_catalog_published_replaces_the_sample_the_site_was_made_with(
                            partial(catalog_of, name), NUMBERED_WITHIN_S * 3)  # fmt: skip
         assert catalog["version"] == 1
         assert catalog["items"]["ribeye"]["price"] == published["items"]["ribeye"]["price"]
+
+
+def test_a_catalog_the_site_refuses_is_said_in_status_and_tried_once(
+    tmp_path: Path, reaper: ProcessReaper
+) -> None:
+    # The office takes documents the site's rules refuse (a price that is no number):
+    # the site sells on with what it has, and a manager must be able to see why.
+    cloud, cluster = site_with_cloud(tmp_path, reaper)
+    refused = json.loads(cloud.catalog.read_text())
+    refused["items"]["ribeye"]["price"] = "abc"
+    cloud.catalog = tmp_path / "refused.json"
+    cloud.catalog.write_text(json.dumps(refused))
+    cloud.start()
+    cluster.start()
+    leader = cluster.leader()
+    view = wait_view(cluster, leader, "the refusal said", lambda v: bool(v.get("catalog_error")))
+    assert "catalog version 1 refused" in view["catalog_error"], view
+    assert "ribeye" in view["catalog_error"], view
+    assert cluster.client(leader).call("catalog")["catalog"]["version"] == 0  # the sample
+    # Tried once: the next pulls (every CATALOG_EVERY_S) propose it no more (each try
+    # was an entry in every node's log, and a log line every ten seconds).
+    time.sleep(CATALOG_EVERY_S + 2)
+    log = (cluster.data(leader) / "node.log").read_text()
+    assert log.count("the cloud's catalog was refused") == 1
+    assert cluster.status(leader)["cloud"]["catalog_error"] == view["catalog_error"]
