@@ -112,6 +112,11 @@ def _human(what: str, reply: dict[str, Any]) -> str:
         return "\n".join(lines) or "no tickets"
     if what == "members":
         return "\n".join(_member_line(m) for m in reply["members"])
+    if what == "enrol-code":
+        return (
+            f"enrolment code {reply['code']}: valid once, for {reply['ttl_s']:g} s "
+            "(tablemesh node --enrol CODE on the new device)"
+        )
     body = {k: v for k, v in reply.items() if k != "ok"}
     return json.dumps(body, indent=2, sort_keys=True)
 

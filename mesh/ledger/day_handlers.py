@@ -136,11 +136,13 @@ def close_day_handler(ctx: Ctx, cmd: CloseDay) -> dict[str, Any]:
         raise Rejected("conflict", f"business day {day} is already closed")
     if rec is None and day < state.calendar_day_of(ctx.now):
         raise Rejected("not_found", f"nothing was sold on {day}: there is no such day to close")
-    still_open = sorted(
+    # In the order they were opened (as the rail shows them), not as text ("#25"
+    # before "#3"): the oldest open check is the one a manager looks for first.
+    still_open = [
         check_label(c)
         for c in state.checks.values()
         if c["business_day"] == day and c["status"] == "open"
-    )
+    ]
     if still_open:
         shown = ", ".join(still_open[:5]) + (" ..." if len(still_open) > 5 else "")
         count = f"{len(still_open)} checks are" if len(still_open) > 1 else "1 check is"

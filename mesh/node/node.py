@@ -38,7 +38,13 @@ from mesh.net.control import ControlServer, serving
 from mesh.net.discovery import Discovery, DiscoveryEvent, NameTaken
 from mesh.net.discovery import PeerSeen as DiscoveredPeer
 from mesh.net.guest import GuestDoor
-from mesh.net.keys import SECRET_FILE, KeyPair, MissingKeyError, load_or_create_keypair
+from mesh.net.keys import (
+    SECRET_FILE,
+    KeyFileError,
+    KeyPair,
+    MissingKeyError,
+    load_or_create_keypair,
+)
 from mesh.net.transport import CannotListen, PeerInfo, Transport
 from mesh.node import background, constants, control_ops, heap, membership, roster
 from mesh.node import config as cfg
@@ -407,6 +413,19 @@ class Node:
             )
             # Logged as well as raised: the apps run a node without the CLI's message.
             log.error("the device's key is missing", extra={"error": message})
+            raise cfg.ConfigError(message) from None
+        except KeyFileError as exc:
+            keys = self.data_dir / cfg.KEYS_DIR
+            if "accessible by others" in str(exc):
+                advice = f"make it readable by its owner only (chmod 600 {keys / SECRET_FILE})"
+            else:
+                advice = (
+                    "restore the keys directory from a backup, or revoke the device "
+                    f"(tablemesh ctl revoke {self.config.node}, on the leader) and enrol it "
+                    "again with a new code into an empty data directory"
+                )
+            message = f"{keys}: {exc}: {advice}"
+            log.error("the device's key cannot be used", extra={"error": message})
             raise cfg.ConfigError(message) from None
 
     def _counter_floor(self, ran_before: bool) -> int:

@@ -27,6 +27,15 @@ def test_no_sale_needs_a_manager_and_is_audited() -> None:
     assert (rec["action"], rec["by"], rec["approved_by"]) == ("no_sale", "b-cleo", "m-eve")
 
 
+def test_close_day_lists_the_open_checks_oldest_first_not_as_text() -> None:
+    till = Till()
+    checks = [till.open() for _ in range(3)]
+    for check, number in zip(checks, (3, 25, 100), strict=True):
+        till.ok("check_numbered", by="@sync", check=check, number=number)
+    err = till.err("open_checks", "close_day", by="m-eve")
+    assert err.message == "3 checks are still open for 2025-11-23: #3, #25, #100"
+
+
 def test_open_day_is_for_managers_and_only_once() -> None:
     till = Till()
     assert till.err("forbidden", "open_day", by="s-ana")

@@ -232,3 +232,10 @@ def test_status_for_people_says_when_no_leader_is_known() -> None:
     line = _human("status", reply)
     assert "leader not known right now" in line and "None" not in line, line
     assert "leader n1," in _human("status", {**reply, "leader": "n1"})
+
+
+def test_an_enrolment_code_for_people_is_a_line_with_what_to_do() -> None:
+    reply = {"ok": True, "code": "7KQ2-M9XD", "expires_ms": 1795466898732, "ttl_s": 600}
+    line = _human("enrol-code", reply)
+    assert line.startswith("enrolment code 7KQ2-M9XD: valid once, for 600 s"), line
+    assert "--enrol" in line and "{" not in line

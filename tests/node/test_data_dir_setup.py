@@ -56,6 +56,18 @@ def test_a_node_that_ran_refuses_to_start_without_its_key(
     assert not (data / cfg.KEYS_DIR).exists()  # no new key made meanwhile
 
 
+def test_a_garbled_key_file_names_its_directory_and_what_to_do(tmp_path: Path) -> None:
+    init_site(tmp_path / "site", default_devices(1), site="demo")
+    data = tmp_path / "site" / "n1"
+    (data / cfg.KEYS_DIR / "curve.secret").write_text("not a key\n")
+
+    done = _tablemesh("node", "--data", str(data))
+    assert done.returncode == 1, done.stderr
+    assert f"{data / cfg.KEYS_DIR}: curve.secret does not hold a Z85 CURVE key" in done.stderr
+    assert "restore the keys directory from a backup" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_a_set_up_device_without_its_key_refuses_rather_than_make_one(tmp_path: Path) -> None:
     # Site set-up wrote node.json and the key; the key is lost before the first start.
     # The other devices know it by that key only: a new one would be cut off for good.
