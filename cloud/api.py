@@ -7,7 +7,6 @@ database calls never stall the event loop.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -21,6 +20,7 @@ from cloud.numbering import post_checks
 from cloud.reports import check_out, day_summary, find_check, list_checks, list_devices
 from cloud.schemas import (
     Acknowledged,
+    BusinessDay,
     CatalogIn,
     CatalogOut,
     CatalogVersionOut,
@@ -91,7 +91,7 @@ def post_checks_route(body: ChecksIn, site_id: SiteId, services: ServicesDep) ->
 def get_checks(
     site_id: SiteId,
     services: ServicesDep,
-    business_day: dt.date | None = None,
+    business_day: BusinessDay | None = None,
     after: Annotated[int, Query(ge=0, le=2**62, description="Only numbers above this")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 500,
 ) -> CheckList:
@@ -110,7 +110,7 @@ def get_check(ref: CheckRef, site_id: SiteId, services: ServicesDep) -> CheckOut
 
 
 @router.get("/days/{business_day}", tags=["checks"])
-def get_day(business_day: dt.date, site_id: SiteId, services: ServicesDep) -> DaySummary:
+def get_day(business_day: BusinessDay, site_id: SiteId, services: ServicesDep) -> DaySummary:
     with transaction(services.sessions) as session:
         return day_summary(session, site_id, business_day)
 

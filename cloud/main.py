@@ -7,6 +7,7 @@ API with uvicorn until SIGTERM or SIGINT, and exits 0 after a clean shutdown.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -24,7 +25,13 @@ from cloud.catalog import CatalogError, load_catalog_file, publish_catalog
 from cloud.db import create_schema, make_engine, make_session_factory, transaction
 from cloud.limits import DEFAULT_MAX_BODY_BYTES
 from cloud.logs import configure_logging, log_event
-from cloud.sites import SiteError, create_site, ensure_site
+from cloud.sites import (
+    SiteError,
+    check_site_name,
+    check_token_strength,
+    create_site,
+    ensure_site,
+)
 
 log = logging.getLogger("cloud")
 
@@ -34,6 +41,10 @@ SQLITE_FILE = "cloud.sqlite3"
 
 class StartupError(Exception):
     """The service cannot start as asked; the message says why (exit status 2)."""
+
+
+class ServeError(Exception):
+    """The service cannot listen where asked (port taken, not this machine's address): exit 1."""
 
 
 @click.command(name="cloud", context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,7 +119,14 @@ def command(
     if catalog_file is not None and create_site is None and site is None:
         raise StartupError("--catalog needs --site/--token or --create-site")
     # Everything the command line can get wrong is checked before the first write
-    # (data directory, schema, site), so a refused start leaves the database as it was.
+    # (data directory, schema, site), so a refused start leaves the database as it was
+    # and makes none. The site's name and token are checked again when the site is made;
+    # only what needs the database (a taken name, another token) is found there.
+    for name in (create_site, site):
+        if name is not None:
+            check_site_name(name)
+    if token is not None:
+        check_token_strength(token)
     catalog = None if catalog_file is None else load_catalog_file(catalog_file)
     sqlite_dir = data_dir if db_url is None else None  # with --db, --data is not used
     if db_url is None:
@@ -209,15 +227,31 @@ def _serve(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log_event(log, "starting", host=host, port=port, db=engine.url.render_as_string())
+    why: BaseException | None = None
     try:
         server.run()
-    except SystemExit:  # uvicorn exits this way when it cannot bind; it logged why
+    except SystemExit as exc:
+        # Uvicorn logs why it cannot bind and exits from inside its ``except OSError``,
+        # so that OSError is the exit's context: the reason for the line on stderr.
         server.started = False
+        why = exc.__context__
     if not server.started:
         log.error("could not start serving", extra={"fields": {"host": host, "port": port}})
-        return 1
+        raise ServeError(f"cannot listen on {_address(host, port)}: {_bind_failure(why)}")
     log_event(log, "stopped")
     return 0
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _bind_failure(why: BaseException | None) -> str:
+    if isinstance(why, OSError) and why.errno is not None and why.errno > 0:
+        return os.strerror(why.errno)  # "Address already in use", without uvicorn's wrapping
+    if isinstance(why, OSError) and why.strerror:
+        return why.strerror  # a host name that does not resolve (a negative gaierror errno)
+    return "see the log above"  # uvicorn exited for a reason it did not hand on
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -240,6 +274,9 @@ def run(argv: list[str] | None = None) -> int:
     except SQLAlchemyError as exc:
         log.error("database error", extra={"fields": {"error": str(exc)}})
         click.echo(f"error: database: {exc}", err=True)
+        return 1
+    except ServeError as exc:  # _serve has logged it
+        click.echo(f"error: {exc}", err=True)
         return 1
     return result if isinstance(result, int) else 0
 

@@ -35,8 +35,9 @@ Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 def _iso_day_text(value: Any) -> Any:
     # Lax date parsing would also take numbers (Unix time) and datetimes; a business
-    # day is only ever the site's "YYYY-MM-DD".
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    # day is only ever the site's "YYYY-MM-DD". [0-9], not \d: \d also matches other
+    # scripts' digits, which would then fail with pydantic's vaguer message.
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         return value
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
@@ -62,7 +63,27 @@ def _storable(value: dt.datetime) -> dt.datetime:
     return value
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_storable)]
+# RFC 3339's date-time (section 5.6; the space its note allows is taken too), with
+# the offset it requires. The text's shape is checked before pydantic parses it
+# because pydantic also reads Unix times (numbers when lax, digit strings even when
+# strict): 1796377692, "1796377692" and 0 were stored as times in 2026 or 1970.
+_RFC3339_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339_text(value: Any) -> Any:
+    if isinstance(value, str) and _RFC3339_TIME.fullmatch(value):
+        return value  # pydantic then checks the ranges (month 13, hour 25...)
+    if isinstance(value, dt.datetime):
+        return value  # built in Python, not posted; AwareDatetime still wants an offset
+    raise ValueError(
+        'a time is an RFC 3339 string with an offset, e.g. "2026-03-14T19:02:03+01:00"'
+    )
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_storable)]
 # Integer minor units; floats are refused so that no rounding happens on the way in.
 MoneyAmount = Annotated[int, Field(strict=True, ge=-(10**15), le=10**15)]
 EventKind = Literal["time_entry", "no_sale", "audit", "day_close"]

@@ -20,12 +20,17 @@ run it on a machine you trust, and delete ``OUT`` once the devices have theirs.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import re
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# The cloud's own rule for site tokens, so a token it would refuse is refused here,
+# before every device's directory holds it (the leader would only meet 401s).
+from cloud.sites import SiteError, check_token_strength
 from mesh.node import config as cfg
 from mesh.node.site_setup import DeviceSpec, init_site
 
@@ -35,6 +40,24 @@ DEVICE = re.compile(
 )
 
 
+def cloud_url_problem(url: str) -> str | None:
+    """Why the sync agent could never reach ``url``, or None when it is usable.
+
+    The agent appends ``/v1`` to the URL and talks HTTP, so anything else would be
+    written into every device's node.json and fail only once a leader tries it.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- reading it is what checks it: a port that is no number raises
+    except ValueError as exc:
+        return f"not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "use http://HOST or https://HOST (with an optional :PORT and /PATH)"
+    if parts.query or parts.fragment or any(c.isspace() for c in url):
+        return "no query, fragment or spaces: the agent appends /v1 to it"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="where to write the directories")
@@ -42,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--device", action="append", required=True, help="NAME=ROLE[:STATION]@IPV4, once per device"
     )
-    parser.add_argument("--cloud-url", help="the back office's URL (omit: no cloud)")
-    parser.add_argument("--cloud-token", help="the site's token at the back office")
+    parser.add_argument(
+        "--cloud-url", help="the back office's http:// or https:// URL (omit: no cloud)"
+    )
+    parser.add_argument(
+        "--cloud-token", help="the site's token at the back office (16+ characters, no spaces)"
+    )
     parser.add_argument("--no-mdns", action="store_true", help="static addresses only")
     args = parser.parse_args(argv)
 
@@ -53,10 +80,26 @@ def main(argv: list[str] | None = None) -> int:
         match = DEVICE.match(spec)
         if match is None:
             parser.error(f"--device {spec!r} is not NAME=ROLE[:STATION]@IPV4")
+        try:
+            address = ipaddress.IPv4Address(match["host"])
+        except ValueError as exc:  # 999.1.1.1 or 1.2.3: no node could bind it (010.x: octal?)
+            parser.error(f"--device {spec!r}: {match['host']!r} is not an IPv4 address ({exc})")
+        if address.is_unspecified or address.is_multicast or address.is_reserved:
+            # Every other device is told to dial this address: it must be one device's.
+            parser.error(f"--device {spec!r}: {address} is not one device's address")
         devices.append(DeviceSpec(name=match["name"], role=match["role"], station=match["station"]))
         hosts.append(match["host"])
     if bool(args.cloud_url) != bool(args.cloud_token):
         parser.error("give both --cloud-url and --cloud-token, or neither")
+    if args.cloud_url:
+        problem = cloud_url_problem(args.cloud_url)
+        if problem is not None:
+            parser.error(f"--cloud-url {args.cloud_url!r}: {problem}")
+    if args.cloud_token:
+        try:
+            check_token_strength(args.cloud_token)
+        except SiteError as exc:
+            parser.error(f"--cloud-token: {exc}")  # the token itself stays off the screen
     cloud = cfg.CloudConfig(url=args.cloud_url, token=args.cloud_token) if args.cloud_url else None
     try:
         logins = init_site(

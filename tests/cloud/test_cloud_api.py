@@ -386,6 +386,11 @@ def test_malformed_json_is_a_400(client: AppClient, body: bytes) -> None:
         {"checks": [a_check("A1", total="1250")]},
         {"checks": [a_check("A1", tips=-1)]},
         {"checks": [a_check("A1", opened_at="2026-03-14T18:00:00")]},
+        # Unix times, as numbers or digit strings, are no RFC 3339 times (they were 200).
+        {"checks": [a_check("A1", opened_at=1796377692)]},
+        {"checks": [a_check("A1", opened_at="1796377692")]},
+        {"checks": [a_check("A1", closed_at=0)]},
+        {"checks": [a_check("A1", opened_at="2026-03-14T18:00+00:00")]},  # no seconds
         # Valid times that overflow once turned to UTC for storage (they were a 500).
         {"checks": [a_check("A1", opened_at="0001-01-01T00:00:00+05:00")]},
         {"checks": [a_check("A1", closed_at="9999-12-31T23:00:00-05:00")]},
@@ -411,6 +416,8 @@ def test_wrong_check_shapes_are_422_and_number_nothing(
         an_event("E1", "refund"),
         an_event("E1", at="yesterday"),
         an_event("E1", at="0001-01-01T00:00:00+01:00"),
+        an_event("E1", at=0),  # was stored as 1970-01-01
+        an_event("E1", at="1796377692"),
         an_event("E1", business_day=None),
         an_event("E1", data=[1]),
         {"kind": "audit"},
@@ -419,6 +426,31 @@ def test_wrong_check_shapes_are_422_and_number_nothing(
 def test_wrong_event_shapes_are_422(client: AppClient, event: dict[str, Any]) -> None:
     response = client.post("/v1/events", json={"events": [event]}, headers=NORTH)
     assert_error(response, 422, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "at", ["2026-03-14T18:02:03Z", "2026-03-14t18:02:03.5z", "2026-03-14 19:02:03.123456+01:00"]
+)
+def test_every_rfc3339_form_of_a_time_is_taken(client: AppClient, at: str) -> None:
+    assert post_checks(client, a_check("A1", opened_at=at, closed_at=at))[0]["number"] == 1
+    response = client.post("/v1/events", json={"events": [an_event("E1", at=at)]}, headers=NORTH)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("day", ["2026-12-04T00:00:00", "2026-12-04T00:00:00Z", "20261204"])
+def test_get_routes_refuse_a_business_day_as_post_does(client: AppClient, day: str) -> None:
+    posted = client.post(
+        "/v1/checks", json={"checks": [a_check("A1", business_day=day)]}, headers=NORTH
+    )
+    assert_error(posted, 422, "invalid_request")
+    why = posted.json()["error"]["details"][0]["msg"]
+    assert "YYYY-MM-DD" in why
+    for response in (
+        client.get(f"/v1/days/{day}", headers=NORTH),
+        client.get("/v1/checks", params={"business_day": day}, headers=NORTH),
+    ):
+        assert_error(response, 422, "invalid_request")
+        assert [d["msg"] for d in response.json()["error"]["details"]] == [why]
 
 
 def test_bad_query_and_path_values_are_422(client: AppClient) -> None:

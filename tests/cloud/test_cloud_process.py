@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -134,15 +135,22 @@ def test_site_token_must_match_and_be_long(tmp_data_dir: Path) -> None:
         ("--create-site", "a", "--site", "b", "--token", NORTH_TOKEN),
         ("--port", "99999"),
         ("--no-such-option",),
+        # Refused by the site rules, which used to run only after the database was made.
+        ("--site", "copper", "--token", "short"),
+        ("--site", "copper", "--token", "has spaces in the middle"),
+        ("--site", "", "--token", NORTH_TOKEN),
+        ("--create-site", ""),
+        ("--create-site", "x" * 129),
     ],
 )
-def test_bad_arguments_exit_2_with_a_message(
-    tmp_data_dir: Path, args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+def test_bad_arguments_exit_2_with_a_message_and_create_nothing(
+    tmp_path: Path, args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Checked before anything is opened or logged, so run() can be called in process.
-    assert run(["--data", str(tmp_data_dir), *args]) == 2
+    data = tmp_path / "fresh"
+    assert run(["--data", str(data), *args]) == 2
     assert capsys.readouterr().err.strip()
-    assert not any(tmp_data_dir.iterdir())
+    assert not data.exists()  # neither the directory nor cloud.sqlite3 in it
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
@@ -281,6 +289,21 @@ def test_fault_knob_and_port_clash_on_the_real_process(
     clash = run_quick("--port", service.url.rsplit(":", 1)[1], "--data", tmp_path / "other")
     assert clash.returncode == 1
     assert stop_cleanly(service.proc) == 0
+
+
+def test_a_start_that_cannot_listen_exits_1_with_an_error_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        clash = run_quick("--port", str(port), "--data", tmp_path / "clash")
+    # (An address that is not this machine's takes the same path; tests use loopback
+    # only, so the taken port stands for both.)
+    assert clash.returncode == 1, clash.stderr
+    not_json = [line for line in clash.stderr.splitlines() if not line.startswith("{")]
+    assert len(not_json) == 1, clash.stderr
+    assert not_json[0].startswith(f"error: cannot listen on 127.0.0.1:{port}: "), clash.stderr
+    assert "could not start serving" in clash.stderr  # the log line stays
 
 
 def test_service_on_postgresql_keeps_numbers_across_restarts(
