@@ -99,7 +99,8 @@ def read_final(site: FaultSite, name: str) -> NodeState:
 
 def _catalog_loaded(site: FaultSite, name: str) -> bool:
     state = ControlClient(site.data(name), timeout=5).state()
-    return bool(state.get("ok") and state.get("catalog_version"))
+    # The genesis catalog is version 0: a number, not None, once it is committed.
+    return bool(state.get("ok") and state.get("catalog_version") is not None)
 
 
 def _settle_and_read(site: FaultSite) -> tuple[list[NodeState], bool, list[str]]:

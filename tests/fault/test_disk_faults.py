@@ -39,7 +39,7 @@ def test_a_snapshot_write_that_fails_once_does_not_wedge_the_node(
         log=tmp_path / "node.log",
     )
     client = ControlClient(data, timeout=10)
-    wait_for("the catalog", lambda: client.state().get("catalog_version"), 30)
+    wait_for("the catalog", lambda: client.state().get("catalog_version") is not None, 30)
     opened = client.submit({"type": "open_check", "by": "s-ana", "table": "1"})
     check = opened["outcome"]["check"]
     codes = []
